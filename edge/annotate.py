@@ -1,0 +1,113 @@
+"""Draws skeletons on frames so a person can look at what the model saw (replay --annotate).
+
+Stills become PNGs, videos MP4s, named after the input. Images never leave the device unless an
+operator asks for these files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from edge.errors import EdgeError
+from edge.layouts import COCO17_EDGES, to_coco17
+from edge.pose.smart_crop import CropRegion
+from edge.types import Frame, Image, Pose
+
+MIN_DRAW_SCORE = 0.3  # keypoints below this are not drawn
+_COLOURS = ((0, 200, 255), (255, 120, 0), (80, 220, 80), (220, 80, 220), (0, 80, 255), (255, 255, 0))
+
+
+def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None) -> Image:
+    """A copy of `image` (BGR) with each pose's skeleton, box and track id, and the crop region."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    thickness = max(1, round(max(h, w) / 400))
+    if region is not None:
+        p0 = (round(region.x_min * w), round(region.y_min * h))
+        p1 = (round(region.x_max * w), round(region.y_max * h))
+        cv2.rectangle(out, p0, p1, (160, 160, 160), 1, cv2.LINE_AA)
+    for pose in poses:
+        colour = _COLOURS[(pose.track_id or 0) % len(_COLOURS)]
+        kps = pose.keypoints[list(to_coco17(pose.layout))]
+        pts = np.stack([kps[:, 0] * w, kps[:, 1] * h], axis=1).round().astype(int)
+        ok = kps[:, 2] >= MIN_DRAW_SCORE
+        for a, b in COCO17_EDGES:
+            if ok[a] and ok[b]:
+                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, thickness + 1, cv2.LINE_AA)
+        for i in np.flatnonzero(ok):
+            cv2.circle(out, tuple(pts[i]), thickness + 2, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(out, tuple(pts[i]), thickness + 1, colour, -1, cv2.LINE_AA)
+        x0, y0 = round(pose.bbox[0] * w), round(pose.bbox[1] * h)
+        label = f"#{pose.track_id} {pose.score:.2f}" if pose.track_id is not None else f"{pose.score:.2f}"
+        cv2.putText(
+            out,
+            label,
+            (x0, max(12, y0 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thickness + 0.1,
+            colour,
+            thickness,
+            cv2.LINE_AA,
+        )
+    return out
+
+
+class Annotator:
+    """Writes annotated frames under `directory`: `<stem>.png` for stills, `<stem>.mp4` for videos."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EdgeError(f"{directory}: cannot create annotation directory: {exc.strerror}") from None
+        self._writer: cv2.VideoWriter | None = None
+        self._source: str | None = None
+        self.written: list[Path] = []
+
+    def _name(self, source: str, suffix: str) -> Path:
+        path = self.directory / (Path(source).stem + suffix)
+        n = 1
+        while path in self.written:
+            n += 1
+            path = self.directory / f"{Path(source).stem}-{n}{suffix}"
+        return path
+
+    def still(self, frame: Frame, poses: list[Pose], region: CropRegion | None) -> None:
+        """Write one annotated still as PNG."""
+        path = self._name(frame.source, ".png")
+        if not cv2.imwrite(str(path), draw_poses(frame.image, poses, region)):
+            raise EdgeError(f"{path}: cannot write annotated image")
+        self.written.append(path)
+
+    def video_frame(self, frame: Frame, poses: list[Pose], region: CropRegion | None, fps: float) -> None:
+        """Append one annotated frame to the MP4 of `frame.source` (opened on its first frame)."""
+        if self._source != frame.source:
+            self.close()
+            path = self._name(frame.source, ".mp4")
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+            self._writer = cv2.VideoWriter(str(path), fourcc, fps, (frame.width, frame.height))
+            if not self._writer.isOpened():
+                raise EdgeError(f"{path}: cannot open video writer")
+            self._source = frame.source
+            self.written.append(path)
+        assert self._writer is not None
+        self._writer.write(draw_poses(frame.image, poses, region))
+
+    def close(self) -> None:
+        """Finish the current video file."""
+        if self._writer is not None:
+            self._writer.release()
+        self._writer = None
+        self._source = None
+
+    def __enter__(self) -> Annotator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

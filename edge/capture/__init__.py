@@ -1,0 +1,1 @@
+"""Frame sources: files and videos (and, in the daemon, cameras)."""

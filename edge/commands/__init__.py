@@ -1,0 +1,1 @@
+"""The `edge-pose` subcommands, one module each. Each exposes `register(subparsers)`."""

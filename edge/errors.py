@@ -1,0 +1,39 @@
+"""Errors a user can act on: one line naming the file or key and the problem, and an exit code."""
+
+from __future__ import annotations
+
+# sysexits.h codes, so systemd and scripts can tell a bad config from bad input.
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_SOFTWARE = 70
+EX_CONFIG = 78
+
+
+class EdgeError(Exception):
+    """An error reported as one line without a traceback; `exit_code` is what the CLI exits with."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class ModelError(EdgeError):
+    """A model that is unknown, missing, corrupt (checksum) or fails to load."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EX_DATAERR)
+
+
+class InputError(EdgeError):
+    """An input image or video that cannot be read or decoded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EX_NOINPUT)
+
+
+class ConfigError(EdgeError):
+    """A config file that is invalid; the message names the key path. Exit 78 (EX_CONFIG)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EX_CONFIG)

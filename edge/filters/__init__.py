@@ -1,0 +1,1 @@
+"""Temporal filters: One Euro on keypoints, exponential low-pass on crop regions."""

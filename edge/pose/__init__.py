@@ -1,0 +1,1 @@
+"""Pose estimation: Frame → [Pose]. One file per model family, plus the TFLite runtime shim."""

@@ -1,0 +1,167 @@
+"""MoveNet single-pose (Lightning 192, Thunder 256) with smart cropping and a One Euro filter.
+
+Per frame: warp the crop straight into the input tensor (one affine warp) → invoke → map the
+keypoints from crop to frame → filter them → compute the next crop from the filtered keypoints and
+low-pass it. When the pose score drops below threshold the crop, the filters and the track reset
+and no pose is reported (tfjs-models MoveNet detector)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from edge.errors import ModelError
+from edge.filters.low_pass import LowPassFilter
+from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.pose.manifest import ModelSpec, verify_model_file
+from edge.pose.output_guard import OutputStats, keypoints_valid
+from edge.pose.runtime import load_interpreter, zeros_like_input
+from edge.pose.smart_crop import (
+    MIN_CROP_KEYPOINT_SCORE,
+    CropRegion,
+    crop_to_frame,
+    crop_to_input_matrix,
+    determine_crop_region,
+    padded_square_region,
+    torso_visible,
+)
+from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
+
+logger = logging.getLogger(__name__)
+
+MIN_POSE_SCORE = 0.25  # tfjs movenet: below this mean keypoint score the detector resets
+CROP_REGION_ALPHA = 0.9  # tfjs movenet: low-pass weight of the new crop edge (1 = no smoothing)
+
+
+@dataclass(frozen=True, slots=True)
+class SinglePoseSettings:
+    """Tunables of the single-pose loop. Switching off `smart_crop` or `filter` is for measuring
+    what they earn (replay --no-smart-crop / --no-filter)."""
+
+    smart_crop: bool = True
+    filter: bool = True
+    refine_on_acquire: bool = True  # re-run once on the frame where a person is first found
+    min_pose_score: float = MIN_POSE_SCORE
+    keypoint_filter: OneEuroParams = field(default_factory=OneEuroParams)
+    crop_alpha: float = CROP_REGION_ALPHA
+
+
+def pose_score(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> float:
+    """Mean score of the keypoints above `min_score` (0 if none): tfjs MoveNet's pose score."""
+    scores = keypoints[:, 2]
+    confident = scores[scores > min_score]
+    return float(confident.mean()) if len(confident) else 0.0
+
+
+class MoveNetSinglePose:
+    """One person per frame, followed by the smart crop. Reports track_id 0.. (a new id after every
+    reset), keypoints in full-frame normalised coordinates, layout coco17."""
+
+    def __init__(self, spec: ModelSpec, threads: int = 2, settings: SinglePoseSettings | None = None) -> None:
+        verify_model_file(spec)
+        self.spec = spec
+        self.name = spec.name
+        self.settings = settings or SinglePoseSettings()
+        self.interpreter = load_interpreter(spec.path, threads)
+        inputs = self.interpreter.get_input_details()
+        outputs = self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1 or tuple(outputs[0]["shape"][-2:]) != (17, 3):
+            raise ModelError(f"{spec.path}: not a MoveNet single-pose model (tensors {inputs} → {outputs})")
+        self._input_index = int(inputs[0]["index"])
+        self._output_index = int(outputs[0]["index"])
+        self._input = zeros_like_input(inputs[0])
+        self.size = int(inputs[0]["shape"][1])
+        self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
+        self.stats = OutputStats()
+        self._keypoint_filter = OneEuroFilter(self.settings.keypoint_filter)
+        self._crop_filter = LowPassFilter(self.settings.crop_alpha)
+        self._crop: CropRegion | None = None
+        self._next_track_id = 0
+        self._track_id: int | None = None
+        self.last_region: CropRegion | None = None
+
+    def reset(self) -> None:
+        """Forget the person: next frame starts from the whole frame with fresh filters."""
+        self._crop = None
+        self._keypoint_filter.reset()
+        self._crop_filter.reset()
+        self._track_id = None
+
+    def estimate(self, frame: Frame) -> list[Pose]:
+        """The pose of the person followed in `frame`, or [] when nobody scores above threshold."""
+        h, w = frame.height, frame.width
+        acquiring = self._crop is None or not self.settings.smart_crop
+        region = padded_square_region(h, w) if acquiring else self._crop
+        assert region is not None
+        keypoints = self._infer(frame.image, region)
+        if keypoints is None:
+            self.reset()
+            return []
+        if (
+            acquiring
+            and self.settings.smart_crop
+            and self.settings.refine_on_acquire
+            and torso_visible(keypoints)
+        ):
+            refined_region = determine_crop_region(keypoints, h, w)
+            refined = self._infer(frame.image, refined_region)
+            if refined is not None and pose_score(refined) >= pose_score(keypoints):
+                keypoints, region = refined, refined_region
+        self.last_region = region
+        score = pose_score(keypoints)
+        if score < self.settings.min_pose_score:
+            self.reset()
+            return []
+        if self.settings.filter:
+            keypoints[:, :2] = self._keypoint_filter.apply(keypoints[:, :2], frame.ts)
+        if self.settings.smart_crop:
+            wanted = determine_crop_region(keypoints, h, w)
+            self._crop = CropRegion.from_array(self._crop_filter.apply(wanted.as_array()))
+        if self._track_id is None:
+            self._track_id = self._next_track_id
+            self._next_track_id += 1
+        return [
+            Pose(
+                keypoints=keypoints,
+                score=score,
+                layout="coco17",
+                track_id=self._track_id,
+                bbox=keypoint_bbox(keypoints, MIN_CROP_KEYPOINT_SCORE),
+            )
+        ]
+
+    def _infer(self, image: Image, region: CropRegion) -> Keypoints | None:
+        """Run the model on `region` of `image`; full-frame keypoints, or None if the output is invalid."""
+        h, w = image.shape[:2]
+        matrix = crop_to_input_matrix(region, h, w, self.size)
+        cv2.warpAffine(
+            image,
+            matrix,
+            (self.size, self.size),
+            dst=self._warped,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
+        if self._input.dtype == np.uint8:
+            cv2.cvtColor(self._warped, cv2.COLOR_BGR2RGB, dst=self._input[0])
+        else:  # a float reference model takes the same 0..255 RGB values as float
+            self._input[0] = self._warped[:, :, ::-1]
+        self.interpreter.set_tensor(self._input_index, self._input)
+        self.interpreter.invoke()
+        self.stats.invokes += 1
+        raw: NDArray[np.float32] = self.interpreter.get_tensor(self._output_index)[0, 0]
+        if not keypoints_valid(raw):
+            self.stats.invalid_outputs += 1
+            self.stats.consecutive_invalid += 1
+            logger.debug("%s: invalid output dropped (%d so far)", self.name, self.stats.invalid_outputs)
+            return None
+        self.stats.consecutive_invalid = 0
+        keypoints = np.empty((17, 3), dtype=np.float32)
+        keypoints[:, :2] = crop_to_frame(raw[:, :2], region)
+        keypoints[:, 2] = raw[:, 2]
+        return keypoints

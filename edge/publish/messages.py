@@ -1,0 +1,65 @@
+"""Message payloads and topics, defined in one place. Pose message schema 1 is fixed: later versions
+may add fields, never change these (see docs/messages.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edge.types import Frame, Pose
+
+POSE_SCHEMA = 1
+DEFAULT_TOPIC_PREFIX = "edge-pose"
+COORD_DECIMALS = 4  # 1e-4 of the frame: below a pixel for frames up to 10k wide
+SCORE_DECIMALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message as the daemon would publish it."""
+
+    topic: str
+    payload: dict[str, Any]
+    qos: int = 0
+    retain: bool = False
+
+
+def topic(prefix: str, device: str, name: str) -> str:
+    """`<prefix>/<device>/<name>`, the layout of every edge-pose topic."""
+    return f"{prefix}/{device}/{name}"
+
+
+def pose_payload(pose: Pose) -> dict[str, Any]:
+    """One entry of a pose message's `poses` list."""
+    return {
+        "track_id": pose.track_id,
+        "score": round(float(pose.score), SCORE_DECIMALS),
+        "bbox": [round(float(v), COORD_DECIMALS) for v in pose.bbox],
+        "layout": pose.layout,
+        "keypoints": [
+            [
+                round(float(x), COORD_DECIMALS),
+                round(float(y), COORD_DECIMALS),
+                round(float(s), SCORE_DECIMALS),
+            ]
+            for x, y, s in pose.keypoints.tolist()
+        ],
+    }
+
+
+def pose_message(frame: Frame, poses: list[Pose], model: str, device: str, prefix: str) -> Message:
+    """The pose message for one processed frame (sent even when `poses` is empty)."""
+    return Message(
+        topic=topic(prefix, device, "pose"),
+        payload={
+            "schema": POSE_SCHEMA,
+            "device": device,
+            "source": frame.source,
+            "frame": frame.index,
+            "ts": round(frame.ts, 6),
+            "width": frame.width,
+            "height": frame.height,
+            "model": model,
+            "poses": [pose_payload(p) for p in poses],
+        },
+    )

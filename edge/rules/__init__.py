@@ -1,0 +1,1 @@
+"""Safety rules: per-track state machines that turn poses into events."""

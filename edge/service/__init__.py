@@ -1,0 +1,1 @@
+"""The daemon: config, systemd notify/watchdog, health."""

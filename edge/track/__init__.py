@@ -1,0 +1,1 @@
+"""Tracking: stable ids for people across frames."""

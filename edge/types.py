@@ -1,0 +1,64 @@
+"""The data that flows between stages: Frame → [Pose] → messages. Plain dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Image = NDArray[np.uint8]
+"""An H×W×3 uint8 image in OpenCV's BGR channel order (what cameras and decoders hand us)."""
+
+Keypoints = NDArray[np.float32]
+"""A K×3 float32 array of (x, y, score); x and y normalised to [0, 1] of the full frame."""
+
+
+@dataclass(slots=True)
+class Frame:
+    """One camera or file frame. `timestamp_ns` is the frame's own time: every stage uses it, never the
+    wall clock, so replays of recorded video behave like the live camera."""
+
+    image: Image
+    timestamp_ns: int
+    source: str
+    index: int
+
+    @property
+    def width(self) -> int:
+        """Frame width in pixels."""
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Frame height in pixels."""
+        return int(self.image.shape[0])
+
+    @property
+    def ts(self) -> float:
+        """Frame time in seconds."""
+        return self.timestamp_ns / 1e9
+
+
+@dataclass(slots=True)
+class Pose:
+    """One person's keypoints in full-frame normalised coordinates, in `layout` order.
+
+    `track_id` is None until a tracker (or a single-pose estimator that tracks its one person)
+    assigns one."""
+
+    keypoints: Keypoints
+    score: float
+    layout: str = "coco17"
+    track_id: int | None = None
+    bbox: tuple[float, float, float, float] = field(default=(0.0, 0.0, 0.0, 0.0))
+
+
+def keypoint_bbox(keypoints: Keypoints, min_score: float) -> tuple[float, float, float, float]:
+    """Box (x0, y0, x1, y1) around keypoints scoring at least `min_score` (all of them if none do),
+    clipped to the frame."""
+    confident = keypoints[keypoints[:, 2] >= min_score]
+    pts = confident if len(confident) else keypoints
+    x0, y0 = np.clip(pts[:, :2].min(axis=0), 0.0, 1.0)
+    x1, y1 = np.clip(pts[:, :2].max(axis=0), 0.0, 1.0)
+    return float(x0), float(y0), float(x1), float(y1)

