@@ -20,6 +20,7 @@ class Message:
 
     topic: str
     payload: dict[str, Any]
+    kind: str = "pose"  # pose | event | stats | status | discovery: how the publisher treats it
     qos: int = 0
     retain: bool = False
 
@@ -50,6 +51,7 @@ def pose_payload(pose: Pose) -> dict[str, Any]:
 def pose_message(frame: Frame, poses: list[Pose], model: str, device: str, prefix: str) -> Message:
     """The pose message for one processed frame (sent even when `poses` is empty)."""
     return Message(
+        kind="pose",
         topic=topic(prefix, device, "pose"),
         payload={
             "schema": POSE_SCHEMA,
