@@ -1,0 +1,110 @@
+"""Stable track ids for several people: [Pose] → [Pose with track_id], one One Euro filter per track.
+
+Greedy assignment as in tfjs-models' trackers: detections in descending score order each take the
+most similar unmatched track above a minimum similarity, or start a new track. A track that has not
+been matched for `max_age_s` of frame time ends, and its filter ends with it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal
+
+import numpy as np
+
+from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.layouts import to_coco17
+from edge.track.similarity import box_iou, object_keypoint_similarity
+from edge.types import Pose
+
+logger = logging.getLogger(__name__)
+
+Similarity = Literal["oks", "iou"]
+
+MAX_TRACKS: Final = 18  # tfjs tracker maxTracks
+MAX_AGE_S: Final = 1.0  # tfjs tracker maxAge 1000 ms: an unmatched track ends after this
+MIN_SIMILARITY: Final[dict[str, float]] = {"oks": 0.2, "iou": 0.15}  # tfjs keypoint / box tracker
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    """Tracker constants (defaults: tfjs-models)."""
+
+    similarity: Similarity = "oks"
+    max_tracks: int = MAX_TRACKS
+    max_age_s: float = MAX_AGE_S
+    min_similarity: float | None = None  # None: the default of the chosen similarity
+    filter: bool = True
+    keypoint_filter: OneEuroParams = field(default_factory=OneEuroParams)
+
+
+@dataclass(slots=True, eq=False)
+class Track:
+    """One followed person: its id, last raw pose (for matching), last time seen and its filter."""
+
+    track_id: int
+    pose: Pose
+    last_ts: float
+    filter: OneEuroFilter
+
+
+class PoseTracker:
+    """Assigns track ids to the poses of each frame and filters each track's keypoints."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
+        self.min_similarity = (
+            self.settings.min_similarity
+            if self.settings.min_similarity is not None
+            else MIN_SIMILARITY[self.settings.similarity]
+        )
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def reset(self) -> None:
+        """End every track (a new source). Ids keep counting up, so an old id never comes back."""
+        self.tracks.clear()
+
+    def update(self, poses: list[Pose], ts: float, width: int, height: int) -> list[Pose]:
+        """Poses of the frame at `ts` seconds (a `width`×`height` frame) with track ids and filtered
+        keypoints, in descending score order."""
+        self._expire(ts)
+        unmatched = list(self.tracks)
+        out: list[Pose] = []
+        for pose in sorted(poses, key=lambda p: p.score, reverse=True):
+            best: Track | None = None
+            best_sim = self.min_similarity
+            for track in unmatched:
+                sim = self._similarity(pose, track.pose, width, height)
+                if sim >= best_sim:
+                    best, best_sim = track, sim
+            if best is None:
+                best = Track(self._next_id, pose, ts, OneEuroFilter(self.settings.keypoint_filter))
+                self._next_id += 1
+                self.tracks.append(best)
+            else:
+                unmatched.remove(best)
+                best.pose, best.last_ts = pose, ts
+            keypoints = pose.keypoints.copy()
+            if self.settings.filter:
+                keypoints[:, :2] = best.filter.apply(pose.keypoints[:, :2], ts)
+            out.append(replace(pose, keypoints=keypoints, track_id=best.track_id))
+        if len(self.tracks) > self.settings.max_tracks:
+            self.tracks.sort(key=lambda t: t.last_ts, reverse=True)
+            del self.tracks[self.settings.max_tracks :]
+        return out
+
+    def _expire(self, ts: float) -> None:
+        """End tracks not seen for longer than max_age_s (or seen in the future: time went back)."""
+        kept = [t for t in self.tracks if 0.0 <= ts - t.last_ts <= self.settings.max_age_s]
+        if len(kept) != len(self.tracks):
+            ended = {t.track_id for t in self.tracks} - {t.track_id for t in kept}
+            logger.debug("tracks ended: %s", sorted(ended))
+        self.tracks = kept
+
+    def _similarity(self, a: Pose, b: Pose, width: int, height: int) -> float:
+        if self.settings.similarity == "iou":
+            return box_iou(a.bbox, b.bbox)
+        ka = a.keypoints[list(to_coco17(a.layout))]
+        kb = b.keypoints[list(to_coco17(b.layout))]
+        return object_keypoint_similarity(np.asarray(ka), np.asarray(kb), width, height)
