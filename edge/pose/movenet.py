@@ -85,7 +85,13 @@ class MoveNetSinglePose:
         self.last_region: CropRegion | None = None
 
     def reset(self) -> None:
-        """Forget the person: next frame starts from the whole frame with fresh filters."""
+        """Start over for a new source (or still): no person, fresh filters, track ids from 0 again."""
+        self._lose_person()
+        self._next_track_id = 0
+
+    def _lose_person(self) -> None:
+        """Absence resets state: the next frame starts from the whole frame with fresh filters, and
+        the next person found gets a new track id."""
         self._crop = None
         self._keypoint_filter.reset()
         self._crop_filter.reset()
@@ -97,9 +103,9 @@ class MoveNetSinglePose:
         acquiring = self._crop is None or not self.settings.smart_crop
         region = padded_square_region(h, w) if acquiring else self._crop
         assert region is not None
-        keypoints = self._infer(frame.image, region)
+        keypoints = self.infer_region(frame.image, region)
         if keypoints is None:
-            self.reset()
+            self._lose_person()
             return []
         if (
             acquiring
@@ -108,13 +114,13 @@ class MoveNetSinglePose:
             and torso_visible(keypoints)
         ):
             refined_region = determine_crop_region(keypoints, h, w)
-            refined = self._infer(frame.image, refined_region)
+            refined = self.infer_region(frame.image, refined_region)
             if refined is not None and pose_score(refined) >= pose_score(keypoints):
                 keypoints, region = refined, refined_region
         self.last_region = region
         score = pose_score(keypoints)
         if score < self.settings.min_pose_score:
-            self.reset()
+            self._lose_person()
             return []
         if self.settings.filter:
             keypoints[:, :2] = self._keypoint_filter.apply(keypoints[:, :2], frame.ts)
@@ -134,8 +140,9 @@ class MoveNetSinglePose:
             )
         ]
 
-    def _infer(self, image: Image, region: CropRegion) -> Keypoints | None:
-        """Run the model on `region` of `image`; full-frame keypoints, or None if the output is invalid."""
+    def infer_region(self, image: Image, region: CropRegion) -> Keypoints | None:
+        """Run the model once on `region` of `image` (no state is touched): unfiltered full-frame
+        keypoints, or None when the guard rejects the output (counted in `stats`)."""
         h, w = image.shape[:2]
         matrix = crop_to_input_matrix(region, h, w, self.size)
         cv2.warpAffine(
