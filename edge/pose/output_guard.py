@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from edge.types import Pose
+
 # Model coordinates are normalised to the model input; regressed keypoints may overshoot the crop
 # a little (a limb leaving the crop), but anything past half a crop outside is garbage.
 COORD_MIN = -0.5
@@ -35,4 +37,26 @@ def keypoints_valid(raw: NDArray[np.floating]) -> bool:
         and coords.max() <= COORD_MAX
         and scores.min() >= 0.0
         and scores.max() <= 1.0
+    )
+
+
+# Published keypoints are frame-normalised; a limb may reach past the frame edge (the crop can
+# extend beyond it), but not by more than the frame itself.
+FRAME_COORD_MIN = -1.0
+FRAME_COORD_MAX = 2.0
+
+
+def pose_valid(pose: Pose) -> bool:
+    """The last check before a pose is published: finite keypoints within FRAME_COORD_MIN..MAX of
+    the frame, keypoint and pose scores within [0, 1]."""
+    kps = pose.keypoints
+    if kps.ndim != 2 or kps.shape[1] != 3 or not np.isfinite(kps).all() or not np.isfinite(pose.score):
+        return False
+    return bool(
+        kps[:, :2].min() >= FRAME_COORD_MIN
+        and kps[:, :2].max() <= FRAME_COORD_MAX
+        and kps[:, 2].min() >= 0.0
+        and kps[:, 2].max() <= 1.0
+        and 0.0 <= pose.score <= 1.0
+        and np.isfinite(pose.bbox).all()
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge.errors import ModelError
+from edge.pose.fallback import DEFAULT_FALLBACK_MODEL, MAX_INVALID_FRAMES, FallbackEstimator
 from edge.pose.manifest import ModelSpec, find_model
 from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
 from edge.pose.output_guard import OutputStats
@@ -19,10 +20,14 @@ DEFAULT_MODEL = "movenet_lightning"
 class PoseEstimator(Protocol):
     """Frame → [Pose]; `reset()` forgets all per-person state (a new source, a still image)."""
 
-    name: str
-    spec: ModelSpec
-    stats: OutputStats
-    last_region: CropRegion | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec(self) -> ModelSpec: ...
+    @property
+    def stats(self) -> OutputStats: ...
+    @property
+    def last_region(self) -> CropRegion | None: ...
 
     def estimate(self, frame: Frame) -> list[Pose]: ...
     def reset(self) -> None: ...
@@ -33,8 +38,38 @@ def create_estimator(
     threads: int = 2,
     model_dir: Path | None = None,
     single_pose: SinglePoseSettings | None = None,
+    fallback: str | None = DEFAULT_FALLBACK_MODEL,
+    max_invalid_frames: int = MAX_INVALID_FRAMES,
 ) -> PoseEstimator:
-    """Load the model `name` from the manifest (checksum verified) and wrap it in its estimator."""
+    """Load the model `name` from the manifest (checksum verified) and wrap it in its estimator.
+
+    With a `fallback` model (default movenet_lightning) the estimator is guarded: invalid poses are
+    dropped, and if `name` fails to load or gives invalid output on `max_invalid_frames` consecutive
+    frames the fallback takes over. An unknown `name` is always an error (a typo, not a failure)."""
+    find_model(name, model_dir)
+    if fallback is None or fallback == name:
+        return load_estimator(name, threads, model_dir, single_pose)
+    find_model(fallback, model_dir)
+    primary: PoseEstimator | None = None
+    load_error: str | None = None
+    try:
+        primary = load_estimator(name, threads, model_dir, single_pose)
+    except ModelError as exc:
+        load_error = str(exc)
+    return FallbackEstimator(
+        primary,
+        name,
+        lambda: load_estimator(fallback, threads, model_dir, single_pose),
+        fallback,
+        max_invalid_frames,
+        load_error,
+    )
+
+
+def load_estimator(
+    name: str, threads: int = 2, model_dir: Path | None = None, single_pose: SinglePoseSettings | None = None
+) -> PoseEstimator:
+    """The bare estimator for model `name` (no guard, no fallback)."""
     spec = find_model(name, model_dir)
     if spec.family == "movenet_singlepose":
         return MoveNetSinglePose(spec, threads, single_pose)
