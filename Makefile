@@ -8,7 +8,7 @@ DEMO_OUT := out/demo
 # System packages the tests use for real: a broker, systemd-analyze, debootstrap for the Ansible test.
 APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsystemd-dev pkg-config
 
-.PHONY: help venv demo test lint unit deps models models-verify clean
+.PHONY: help venv demo test lint unit deps models models-verify eval clean
 
 help:
 	@echo "make demo   - install into .venv and run the pipeline on the bundled clip"
@@ -55,3 +55,7 @@ models-verify:
 
 clean:
 	rm -rf $(VENV) build out .mypy_cache .ruff_cache .pytest_cache
+
+# What the smart crop and the filter earn, on ../shared/data (figures in docs/accuracy.md).
+eval: venv
+	$(BIN)/python docs/eval/crop_and_filter.py

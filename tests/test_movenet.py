@@ -12,7 +12,7 @@ import pytest
 
 from edge.capture.media_file import probe, read_frames
 from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
-from edge.pose.registry import create_estimator
+from edge.pose.registry import load_estimator as create_estimator
 from edge.pose.smart_crop import CropRegion, determine_crop_region, padded_square_region, torso_visible
 from edge.types import Frame, Keypoints
 
