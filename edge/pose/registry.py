@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge.errors import ModelError
+from edge.pose.blazepose import DEFAULT_DETECTOR, BlazePose
 from edge.pose.fallback import DEFAULT_FALLBACK_MODEL, MAX_INVALID_FRAMES, FallbackEstimator
 from edge.pose.manifest import ModelSpec, find_model
 from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
@@ -73,4 +74,7 @@ def load_estimator(
     spec = find_model(name, model_dir)
     if spec.family == "movenet_singlepose":
         return MoveNetSinglePose(spec, threads, single_pose)
+    if spec.family == "blazepose_landmark":
+        detector = find_model(str(spec.raw.get("detector", DEFAULT_DETECTOR)), model_dir)
+        return BlazePose(spec, detector, threads)
     raise ModelError(f"model {name!r}: family {spec.family!r} has no estimator in this version")

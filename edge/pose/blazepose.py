@@ -1,0 +1,226 @@
+"""BlazePose (MediaPipe) two-stage pose: person detector → rotated ROI → landmark model, 33 points.
+
+The detector (224×224, SSD anchors decoded in blazepose_anchors) finds the hip centre and the body
+circle; the landmark model (256×256) runs on the rotated square they define (blazepose_roi) and
+returns 33 landmarks with visibility plus auxiliary points for the next frame's ROI. While the
+landmark model says a person is present, the next ROI comes from those auxiliary points, smoothed
+harder than the output, and the detector does not run; when the person is lost it runs again.
+Poses use layout `blazepose33`; rules read the COCO-17 subset through edge.layouts.to_coco17."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Final
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from edge.errors import ModelError
+from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.pose.blazepose_anchors import (
+    DETECTOR_INPUT_SIZE,
+    NUM_ANCHORS,
+    decode_detections,
+    ssd_anchor_centres,
+)
+from edge.pose.blazepose_roi import RotatedRoi, roi_from_alignment, roi_input_matrix, roi_to_frame_px
+from edge.pose.manifest import ModelSpec, verify_model_file
+from edge.pose.output_guard import OutputStats, keypoints_valid
+from edge.pose.runtime import Interpreter, load_interpreter
+from edge.pose.smart_crop import CropRegion, crop_to_input_matrix, padded_square_region
+from edge.types import Frame, Image, Pose, keypoint_bbox
+
+logger = logging.getLogger(__name__)
+
+NUM_LANDMARKS: Final = 33  # BlazePose-33 (edge.layouts.BLAZEPOSE33)
+NUM_ALL_LANDMARKS: Final = 39  # + 6 auxiliary points; 33 = hip centre, 34 = body-circle point
+VALUES_PER_LANDMARK: Final = 5  # x, y, z (input px), visibility and presence logits
+AUX_CENTRE, AUX_END = 33, 34
+DEFAULT_DETECTOR: Final = "blazepose_detector"  # manifest name, unless the entry names its own "detector"
+MIN_PRESENCE: Final = 0.5  # MediaPipe pose_landmark: below this pose-flag score the person is lost
+MIN_DRAW_VISIBILITY: Final = 0.5  # keypoints that count for the pose's box
+# tfjs BlazePose constants: output landmarks, and the ROI ("auxiliary") landmarks smoothed harder so
+# the crop stays steady. Values are frame-normalised here (tfjs scales by the object size).
+LANDMARK_FILTER: Final = OneEuroParams(frequency=30.0, min_cutoff=0.05, beta=80.0, derivative_cutoff=1.0)
+AUX_FILTER: Final = OneEuroParams(frequency=30.0, min_cutoff=0.01, beta=10.0, derivative_cutoff=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BlazePoseSettings:
+    """Tunables of the two-stage loop. `track=False` runs the detector on every frame (for comparing
+    what tracking earns, and for measuring how the landmarks differ)."""
+
+    track: bool = True
+    filter: bool = True
+    min_presence: float = MIN_PRESENCE
+    landmark_filter: OneEuroParams = field(default_factory=lambda: LANDMARK_FILTER)
+    aux_filter: OneEuroParams = field(default_factory=lambda: AUX_FILTER)
+
+
+def _sigmoid(x: NDArray[np.floating]) -> NDArray[np.float64]:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -80.0, 80.0)))
+
+
+class BlazePose:
+    """One person per frame with BlazePose-33 landmarks. Reports track_id 0.. (a new id each time the
+    person is lost), keypoints (x, y, visibility) frame-normalised, score = the pose-presence score."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        detector_spec: ModelSpec,
+        threads: int = 2,
+        settings: BlazePoseSettings | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.settings = settings or BlazePoseSettings()
+        self.detector_spec = detector_spec
+        for s in (spec, self.detector_spec):
+            verify_model_file(s)
+        self._detector = load_interpreter(self.detector_spec.path, threads)
+        self._landmarker = load_interpreter(spec.path, threads)
+        self._det_in, self._det_boxes, self._det_scores = self._detector_tensors(self._detector)
+        self._lm_in, self._lm_out, self._lm_flag, self.size = self._landmark_tensors(self._landmarker)
+        self._anchors = ssd_anchor_centres(DETECTOR_INPUT_SIZE)
+        self._det_image: Image = np.zeros((DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, 3), np.uint8)
+        self._lm_image: Image = np.zeros((self.size, self.size, 3), np.uint8)
+        self.stats = OutputStats()
+        self.frames = 0
+        self.detector_runs = 0
+        self._filter = OneEuroFilter(self.settings.landmark_filter)
+        self._aux_filter = OneEuroFilter(self.settings.aux_filter)
+        self._roi: RotatedRoi | None = None
+        self._next_track_id = 0
+        self._track_id: int | None = None
+        self.last_region: CropRegion | None = None
+        self.last_roi: RotatedRoi | None = None
+
+    def _detector_tensors(self, interp: Interpreter) -> tuple[int, int, int]:
+        ins, outs = interp.get_input_details(), interp.get_output_details()
+        by_width = {int(o["shape"][-1]): int(o["index"]) for o in outs if int(o["shape"][1]) == NUM_ANCHORS}
+        shape = tuple(int(d) for d in ins[0]["shape"]) if len(ins) == 1 else ()
+        if shape != (1, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, 3) or set(by_width) != {12, 1}:
+            raise ModelError(f"{self.detector_spec.path}: not a BlazePose detector ({ins} → {outs})")
+        return int(ins[0]["index"]), by_width[12], by_width[1]
+
+    def _landmark_tensors(self, interp: Interpreter) -> tuple[int, int, int, int]:
+        ins, outs = interp.get_input_details(), interp.get_output_details()
+        by_shape = {tuple(int(d) for d in o["shape"]): int(o["index"]) for o in outs}
+        n = NUM_ALL_LANDMARKS * VALUES_PER_LANDMARK
+        if len(ins) != 1 or (1, n) not in by_shape or (1, 1) not in by_shape:
+            raise ModelError(f"{self.spec.path}: not a BlazePose landmark model ({ins} → {outs})")
+        return int(ins[0]["index"]), by_shape[(1, n)], by_shape[(1, 1)], int(ins[0]["shape"][1])
+
+    def reset(self) -> None:
+        """Forget the person: the next frame runs the detector, filters start afresh."""
+        self._roi = None
+        self._filter.reset()
+        self._aux_filter.reset()
+        self._track_id = None
+
+    def estimate(self, frame: Frame) -> list[Pose]:
+        """The landmarks of the person followed in `frame`, or [] when nobody is present."""
+        self.frames += 1
+        roi = self._roi if self.settings.track else None
+        if roi is None:
+            roi = self._detect(frame.image)
+            if roi is None:
+                self.reset()
+                return []
+        self.last_roi = roi
+        self.last_region = roi.bounding_region(frame.width, frame.height)
+        found = self._landmarks(frame.image, roi)
+        if found is None or found[1] < self.settings.min_presence:
+            self.reset()
+            return []
+        landmarks, presence = found
+        wh = np.array([frame.width, frame.height], dtype=np.float64)
+        keypoints = np.empty((NUM_LANDMARKS, 3), dtype=np.float32)
+        points = landmarks[:NUM_LANDMARKS, :2] / wh
+        aux = landmarks[[AUX_CENTRE, AUX_END], :2] / wh
+        if self.settings.filter:
+            points = self._filter.apply(points, frame.ts)
+            aux = self._aux_filter.apply(aux, frame.ts)
+        keypoints[:, :2] = points
+        keypoints[:, 2] = landmarks[:NUM_LANDMARKS, 2]
+        self._roi = roi_from_alignment(aux[0] * wh, aux[1] * wh)
+        if self._track_id is None:
+            self._track_id = self._next_track_id
+            self._next_track_id += 1
+        return [
+            Pose(
+                keypoints=keypoints,
+                score=presence,
+                layout="blazepose33",
+                track_id=self._track_id,
+                bbox=keypoint_bbox(keypoints, MIN_DRAW_VISIBILITY),
+            )
+        ]
+
+    def _invalid(self, what: str) -> None:
+        self.stats.invalid_outputs += 1
+        self.stats.consecutive_invalid += 1
+        logger.debug("%s: invalid %s output dropped (%d so far)", self.name, what, self.stats.invalid_outputs)
+
+    def _detect(self, image: Image) -> RotatedRoi | None:
+        """Run the detector on the letterboxed frame; the ROI of the best person, or None."""
+        self.detector_runs += 1
+        h, w = image.shape[:2]
+        region = padded_square_region(h, w)
+        matrix = crop_to_input_matrix(region, h, w, DETECTOR_INPUT_SIZE)
+        size = (DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE)
+        cv2.warpAffine(image, matrix, size, dst=self._det_image, flags=cv2.INTER_LINEAR)
+        rgb = self._det_image[None, :, :, ::-1].astype(np.float32)
+        self._detector.set_tensor(self._det_in, rgb / 127.5 - 1.0)  # MediaPipe: float in [-1, 1]
+        self._detector.invoke()
+        self.stats.invokes += 1
+        boxes = self._detector.get_tensor(self._det_boxes)[0]
+        scores = self._detector.get_tensor(self._det_scores)[0, :, 0]
+        if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+            self._invalid("detector")
+            return None
+        detections = decode_detections(boxes, scores, self._anchors)
+        if not detections:
+            return None
+        kps = detections[0].keypoints  # letterbox-normalised (x, y)
+        px = np.stack(
+            [
+                (region.x_min + kps[:, 0] * region.width) * w,
+                (region.y_min + kps[:, 1] * region.height) * h,
+            ],
+            axis=1,
+        )
+        return roi_from_alignment(px[0], px[1])
+
+    def _landmarks(self, image: Image, roi: RotatedRoi) -> tuple[NDArray[np.float64], float] | None:
+        """Run the landmark model on `roi`: 39 × (x px, y px, visibility) in the frame and the
+        presence score, or None when the output is invalid."""
+        matrix = roi_input_matrix(roi, self.size)
+        cv2.warpAffine(
+            image,
+            matrix,
+            (self.size, self.size),
+            dst=self._lm_image,
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        rgb = self._lm_image[None, :, :, ::-1].astype(np.float32)
+        self._landmarker.set_tensor(self._lm_in, rgb / 255.0)  # MediaPipe: float in [0, 1]
+        self._landmarker.invoke()
+        self.stats.invokes += 1
+        raw = self._landmarker.get_tensor(self._lm_out)[0].reshape(NUM_ALL_LANDMARKS, VALUES_PER_LANDMARK)
+        flag = float(self._landmarker.get_tensor(self._lm_flag).reshape(-1)[0])
+        visibility = _sigmoid(raw[:, 3])
+        # The guard's (y, x, score) layout, normalised to the ROI square.
+        as_roi = np.stack([raw[:, 1] / self.size, raw[:, 0] / self.size, visibility], axis=1)
+        if not (keypoints_valid(as_roi) and np.isfinite(raw).all() and np.isfinite(flag)):
+            self._invalid("landmark")
+            return None
+        self.stats.consecutive_invalid = 0
+        out = np.empty((NUM_ALL_LANDMARKS, 3), dtype=np.float64)
+        out[:, :2] = roi_to_frame_px(as_roi[:, [1, 0]], roi)
+        out[:, 2] = visibility
+        return out, flag
