@@ -158,7 +158,7 @@ def main() -> int:
         ):
             out = t / "stills.jsonl"
             payloads = replay(STILLS, out, args.model, *flags)
-            pck, err, n = chosen_person_error(payloads)
+            pck, err, _found = chosen_person_error(payloads)
             print(f"| {label} | {pck:.3f} | {err:.1f} | {shared_score(out)} |")
         print(f"\n### One Euro filter ({args.model})\n")
         print("| video | frames | jitter px, filter on | jitter px, filter off | ratio | median lag px |")
