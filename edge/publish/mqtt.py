@@ -1,0 +1,499 @@
+"""The MQTT publisher: hands messages to a broker without ever blocking the frame loop, and loses no
+event while the broker is away or the daemon restarts.
+
+Threads: the frame loop calls `publish` (poses and stats go straight to paho's send queue; an event
+is one SQLite INSERT into the outbox); paho's network thread connects, reconnects with back-off and
+runs the callbacks; the outbox thread sends the outbox backlog in order (QoS 1) and deletes rows the
+broker acknowledged. The outbox is the only copy that counts: after every (re)connect paho's own
+in-memory queue is dropped and the backlog is resent from the oldest unacknowledged row, so the
+order on the wire is always the outbox order (duplicates are possible, losses and reordering are not).
+
+Topics under `<prefix>/<device>/`: `status` (retained online/stopped, `offline` as the will),
+`pose`, `event`, `stats`, `alarm/<type>`; see docs/mqtt.md."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import ssl
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge import __version__
+from edge.errors import ConfigError
+from edge.publish.alarm_state import AlarmState
+from edge.publish.ha_discovery import discovery_messages, removal_messages
+from edge.publish.messages import Message, topic
+from edge.publish.outbox import Outbox
+from edge.publish.pose_gate import PoseGate
+
+logger = logging.getLogger(__name__)
+
+STATUS_ONLINE = "online"
+STATUS_STOPPED = "stopped"
+STATUS_OFFLINE = "offline"  # the MQTT will: the broker publishes it when the connection dies
+STATUS_QOS = 1
+EVENT_QOS = 1
+EVENT_WINDOW = 100  # outbox rows sent but not yet acknowledged at any time (paho sends 20 at once)
+OUTBOX_IDLE_S = 1.0  # the outbox thread wakes at least this often (pruning, missed wake-ups)
+OUTBOX_PRUNE_INTERVAL_S = 10.0  # how often the size/age bounds are applied
+CLOSE_POLL_S = 0.05
+# CONNACK reason codes that mean the credentials or the ACL are wrong (MQTT 5: 0x86, 0x87; paho maps
+# MQTT 3.1.1 return codes 4 and 5 onto the same values).
+_AUTH_CODES = {0x86, 0x87}
+_AUTH_HINT = " (check mqtt.username_file / mqtt.password_file and the broker's password file)"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """TLS to the broker: the CA that signed its certificate, optionally a client certificate.
+    `insecure` skips the host name check (never the chain check)."""
+
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Everything the publisher needs; the daemon builds it from the `mqtt:` and `outbox:` config
+    sections (credentials already read from their files)."""
+
+    host: str = "localhost"
+    port: int = 1883
+    device: str = "camera"
+    topic_prefix: str = "edge-pose"
+    client_id: str | None = None  # default "edge-pose-<device>"
+    protocol: str = "5"  # "5" | "3.1.1"
+    keepalive_s: int = 30
+    username: str | None = None
+    password: str | None = None
+    tls: TlsSettings | None = None
+    pose_qos: int = 0
+    pose_max_rate_hz: float | None = 5.0
+    pose_only_changes: bool = False
+    stats_interval_s: float = 30.0
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    outbox_path: Path = Path("/var/lib/edge-pose/outbox.sqlite")
+    outbox_max_events: int = 10000
+    outbox_max_age_s: float = 7 * 86400
+    ha_discovery: bool = False
+    ha_prefix: str = "homeassistant"
+
+
+@dataclass(slots=True)
+class _Counters:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    values: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "published",  # messages handed to the broker (events: acknowledged)
+                "events_queued",  # events committed to the outbox
+                "events_acked",  # events the broker acknowledged (then deleted from the outbox)
+                "events_refused",  # events the broker refused (MQTT 5 PUBACK failure, e.g. ACL)
+                "outbox_dropped",  # events dropped by the outbox size/age bounds
+                "dropped_rate_limited",  # pose messages above pose_max_rate_hz
+                "dropped_unchanged",  # pose messages held back by pose_only_changes
+                "dropped_disconnected",  # pose/stats/alarm messages while not connected
+                "invalid_payloads",  # messages that could not be encoded as JSON
+                "connects",
+                "connect_failures",
+            ),
+            0,
+        )
+    )
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.values[name] += n
+
+
+def encode_payload(message: Message) -> str:
+    """The wire form of a message: compact JSON; an empty discovery payload is the empty string (that
+    removes a retained Home Assistant entity)."""
+    if message.kind == "discovery" and not message.payload:
+        return ""
+    return json.dumps(message.payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def _tls_context(tls: TlsSettings) -> ssl.SSLContext:
+    """An SSLContext verifying the broker against `ca_file`, with the client certificate if given."""
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"mqtt.tls.ca_file: {tls.ca_file}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if tls.cert_file is not None:
+        try:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            detail = getattr(exc, "strerror", None) or exc
+            raise ConfigError(f"mqtt.tls.cert_file/key_file: {tls.cert_file}: {detail}") from None
+    if tls.insecure:
+        context.check_hostname = False
+    return context
+
+
+def _describe_connect_error(exc: BaseException | None) -> str:
+    """One readable phrase for a failed TCP/TLS connect."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {exc.verify_message} (check mqtt.tls.ca_file)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the broker running on this port?)"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return str(exc) if exc else "connection failed"
+
+
+class MqttPublisher:
+    """Publishes edge-pose messages to one broker (implements edge.publish.publisher.Publisher).
+
+    `publish` never waits for the network: events are committed to the outbox (one small SQLite
+    insert) and sent QoS 1 by the outbox thread; poses are rate-limited and sent QoS `pose_qos`;
+    other kinds go out as given. While disconnected, only events are kept (poses and stats are live
+    data and are dropped, counted)."""
+
+    def __init__(self, settings: MqttSettings) -> None:
+        if settings.protocol not in ("5", "3.1.1"):
+            raise ConfigError(f"mqtt.protocol: {settings.protocol!r} is not one of '5', '3.1.1'")
+        self.settings = settings
+        self.client_id = settings.client_id or f"edge-pose-{settings.device}"
+        self.status_topic = topic(settings.topic_prefix, settings.device, "status")
+        self.ha_status_topic = f"{settings.ha_prefix}/status"
+        self.reconnect_times_s: list[float] = []  # how long each outage lasted, for the logs and tests
+        self._outbox = Outbox(settings.outbox_path, settings.outbox_max_events, settings.outbox_max_age_s)
+        self._gate = PoseGate(settings.pose_max_rate_hz, settings.pose_only_changes)
+        self._alarms = AlarmState()
+        self._alarm_lock = threading.Lock()
+        self._counters = _Counters()
+        self._connected = threading.Event()
+        self._send_lock = threading.Lock()  # orders outbox sends against the reset after a connect
+        self._generation = 0  # bumped on every successful connect
+        self._acks: queue.SimpleQueue[tuple[int, int, ReasonCode]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._closed = False
+        self._started = False
+        self._closing = False
+        self._failures = 0  # consecutive failed connection attempts
+        self._waited_before_attempt = 0  # 1 after a lost connection: paho waits once before retrying
+        self._down_since: float | None = None
+        self._inflight = 0
+        self._client = self._make_client()
+        self._sender = threading.Thread(target=self._send_outbox, name="mqtt-outbox", daemon=True)
+
+    # --- the Publisher interface -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start connecting in the background (returns at once; retries with back-off forever)."""
+        if self._started:
+            return
+        self._started = True
+        self._outbox.prune()
+        depth = self._outbox.depth()
+        if depth:
+            logger.info(
+                "outbox %s: %d event(s) from an earlier run wait to be sent", self._outbox.path, depth
+            )
+        self._sender.start()
+        s = self.settings
+        logger.info("MQTT connecting to %s:%d as %s (MQTT %s)", s.host, s.port, self.client_id, s.protocol)
+        self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        self._client.loop_start()
+
+    def publish(self, message: Message) -> None:
+        """Hand one message over; returns at once (an event: after its outbox commit)."""
+        if self._closed:
+            logger.warning("publish after close ignored: %s", message.topic)
+            return
+        try:
+            payload = encode_payload(message)
+        except (TypeError, ValueError) as exc:
+            self._counters.add("invalid_payloads")
+            logger.error("%s: payload is not valid JSON (%s); not published", message.topic, exc)
+            return
+        if message.kind == "event":
+            self._outbox.add(message.topic, payload, qos=max(EVENT_QOS, message.qos), retain=message.retain)
+            self._counters.add("events_queued")
+            self._wake.set()
+            with self._alarm_lock:
+                changes = self._alarms.update(message.payload)
+            for kind, value in changes.items():
+                self._send_now(self._alarm_topic(kind), value, STATUS_QOS, retain=True)
+        elif message.kind == "pose":
+            if not self._gate.admit(message.payload):
+                return
+            self._send_now(message.topic, payload, self.settings.pose_qos, message.retain)
+        else:
+            self._send_now(message.topic, payload, message.qos, message.retain)
+
+    def close(self, timeout_s: float = 3.0) -> None:
+        """Send what the outbox holds while `timeout_s` lasts (the rest stays on disk for the next
+        start), publish retained `stopped`, and disconnect cleanly so the will does not fire."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout_s
+        if self._started:
+            while time.monotonic() < deadline and self._connected.is_set() and self._outbox.depth():
+                self._wake.set()
+                time.sleep(CLOSE_POLL_S)
+            self._stopping.set()
+            self._wake.set()
+            self._sender.join(timeout=max(0.5, deadline - time.monotonic()))
+            self._closing = True
+            if self._connected.is_set():
+                info = self._client.publish(self.status_topic, STATUS_STOPPED, qos=STATUS_QOS, retain=True)
+                try:
+                    info.wait_for_publish(timeout=max(0.2, deadline - time.monotonic()))
+                except (RuntimeError, ValueError) as exc:
+                    logger.warning("MQTT: could not confirm the 'stopped' status: %s", exc)
+            self._client.disconnect()
+            self._client.loop_stop()
+        depth = self._outbox.depth()
+        if depth:
+            logger.info("outbox %s: %d event(s) kept for the next start", self._outbox.path, depth)
+        self._outbox.close()
+
+    @property
+    def connected(self) -> bool:
+        """True between an accepted CONNACK and the next disconnect."""
+        return self._connected.is_set()
+
+    @property
+    def outbox_depth(self) -> int:
+        """Events committed but not yet acknowledged by the broker."""
+        if self._closed:
+            return 0
+        return self._outbox.depth()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """A copy of the running counters (see `_Counters` for their meaning)."""
+        with self._counters.lock:
+            values = dict(self._counters.values)
+        values["dropped_rate_limited"] = self._gate.rate_limited
+        values["dropped_unchanged"] = self._gate.unchanged
+        values["outbox_dropped"] += self._outbox.dropped
+        values["events_inflight"] = self._inflight
+        return values
+
+    # --- paho wiring --------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        protocol = mqtt.MQTTv5 if s.protocol == "5" else mqtt.MQTTv311
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol)
+        client.will_set(self.status_topic, STATUS_OFFLINE, qos=STATUS_QOS, retain=True)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls is not None:
+            client.tls_set_context(_tls_context(s.tls))
+            if s.tls.insecure:
+                client.tls_insecure_set(True)
+        client.reconnect_delay_set(
+            min_delay=max(1, round(s.reconnect_min_s)), max_delay=round(s.reconnect_max_s)
+        )
+        client.max_queued_messages_set(0)  # unbounded: only live sends; events wait in the outbox
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            hint = _AUTH_HINT if reason.value in _AUTH_CODES else ""
+            self._note_failure(f"broker refused the connection: {reason}{hint}")
+            return
+        with self._send_lock:
+            # paho would resend its in-memory QoS 1 copies first; the outbox resends them instead,
+            # in order, so drop paho's and restart the outbox from its oldest row.
+            client.drop_out_messages()
+            self._generation += 1
+            self._connected.set()
+        now = time.monotonic()
+        if self._down_since is not None:
+            outage = now - self._down_since
+            self.reconnect_times_s.append(outage)
+            logger.warning(
+                "MQTT reconnected to %s:%d after %.1f s", self.settings.host, self.settings.port, outage
+            )
+        else:
+            logger.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+        self._down_since = None
+        self._failures = 0
+        self._waited_before_attempt = 0
+        self._counters.add("connects")
+        client.publish(self.status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True)
+        with self._alarm_lock:
+            alarms = self._alarms.values()
+        for kind, value in alarms.items():
+            client.publish(self._alarm_topic(kind), value, qos=STATUS_QOS, retain=True)
+        if self.settings.ha_discovery:
+            client.subscribe(self.ha_status_topic, qos=1)
+            self._publish_discovery()
+        else:
+            for message in removal_messages(self.settings.ha_prefix, self.settings.device):
+                client.publish(message.topic, "", qos=message.qos, retain=True)
+        self._wake.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this from inside its `except OSError` block: the exception is the current one.
+        self._note_failure(_describe_connect_error(sys.exc_info()[1]))
+
+    def _note_failure(self, reason: str) -> None:
+        """One log line per failed attempt, with the wait paho will apply before the next one."""
+        self._failures += 1
+        self._counters.add("connect_failures")
+        s = self.settings
+        exponent = self._failures - 1 + self._waited_before_attempt
+        delay = min(max(1, round(s.reconnect_min_s)) * 2**exponent, round(s.reconnect_max_s))
+        logger.warning(
+            "MQTT %s:%d: %s; retrying in %d s (attempt %d)", s.host, s.port, reason, delay, self._failures
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if self._closing:
+            logger.info("MQTT disconnected from %s:%d", self.settings.host, self.settings.port)
+            return
+        if was_connected:
+            self._down_since = time.monotonic()
+            self._waited_before_attempt = 1
+            logger.warning(
+                "MQTT connection to %s:%d lost (%s); events wait in the outbox, reconnecting",
+                self.settings.host,
+                self.settings.port,
+                reason,
+            )
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Properties
+    ) -> None:
+        self._acks.put((self._generation, mid, reason))
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if (
+            message.topic == self.ha_status_topic
+            and message.payload == b"online"
+            and self.settings.ha_discovery
+        ):
+            logger.info("Home Assistant came online: re-publishing discovery")
+            self._publish_discovery()
+
+    def _publish_discovery(self) -> None:
+        s = self.settings
+        for message in discovery_messages(s.ha_prefix, s.topic_prefix, s.device, __version__):
+            self._client.publish(
+                message.topic, encode_payload(message), qos=message.qos, retain=message.retain
+            )
+
+    def _alarm_topic(self, kind: str) -> str:
+        return topic(self.settings.topic_prefix, self.settings.device, f"alarm/{kind}")
+
+    def _send_now(self, topic_name: str, payload: str, qos: int, retain: bool) -> None:
+        """A live message: to paho's send queue if connected, else dropped and counted."""
+        if not self._connected.is_set():
+            self._counters.add("dropped_disconnected")
+            return
+        try:
+            info = self._client.publish(topic_name, payload, qos=qos, retain=retain)
+        except ValueError as exc:
+            self._counters.add("invalid_payloads")
+            logger.error("%s: cannot publish: %s", topic_name, exc)
+            return
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._counters.add("published")
+        else:
+            self._counters.add("dropped_disconnected")
+
+    # --- the outbox thread --------------------------------------------------------------------
+
+    def _send_outbox(self) -> None:
+        """Send outbox rows in id order (at most EVENT_WINDOW unacknowledged), delete acknowledged
+        ones, apply the bounds now and then. After each connect: start again from the oldest row."""
+        inflight: dict[int, int] = {}  # paho mid → outbox row id
+        generation = -1
+        last_sent = 0
+        next_prune = time.monotonic() + OUTBOX_PRUNE_INTERVAL_S
+        while not self._stopping.is_set():
+            self._wake.wait(OUTBOX_IDLE_S)
+            self._wake.clear()
+            try:
+                with self._send_lock:
+                    if generation != self._generation:
+                        generation, last_sent = self._generation, 0
+                        inflight.clear()
+                self._take_acks(inflight, generation)
+                if time.monotonic() >= next_prune:
+                    self._outbox.prune()
+                    next_prune = time.monotonic() + OUTBOX_PRUNE_INTERVAL_S
+                with self._send_lock:
+                    if generation != self._generation or not self._connected.is_set():
+                        continue
+                    room = EVENT_WINDOW - len(inflight)
+                    for row in self._outbox.after(last_sent, room) if room > 0 else []:
+                        info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+                        inflight[info.mid] = row.id
+                        last_sent = row.id
+                self._inflight = len(inflight)
+            except Exception:
+                # Never let the sender die silently: the outbox would stop draining.
+                logger.exception("outbox sender: unexpected error; retrying in %.0f s", OUTBOX_IDLE_S)
+                time.sleep(OUTBOX_IDLE_S)
+        self._take_acks(inflight, generation)
+
+    def _take_acks(self, inflight: dict[int, int], generation: int) -> None:
+        """Delete the rows whose PUBACK arrived (refused ones too: resending cannot help)."""
+        done: list[int] = []
+        while True:
+            try:
+                ack_generation, mid, reason = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            if ack_generation != generation:
+                continue
+            row_id = inflight.pop(mid, None)
+            if row_id is None:
+                continue  # a pose, stats or status message
+            if reason.is_failure:
+                self._counters.add("events_refused")
+                logger.error("outbox: broker refused event #%d: %s (dropped; check the ACL)", row_id, reason)
+            else:
+                self._counters.add("events_acked")
+                self._counters.add("published")
+            done.append(row_id)
+        self._outbox.delete(done)

@@ -1,0 +1,174 @@
+"""The on-disk event outbox: an event is committed here before it is handed to MQTT and deleted only
+after the broker acknowledged it, so neither a broker outage nor a crash of the daemon loses it.
+
+SQLite in WAL mode (stdlib `sqlite3`): one small INSERT per event on the frame thread; the MQTT
+sender thread reads the backlog in order and deletes acknowledged rows in batches. Row ids come from
+AUTOINCREMENT, so they never go backwards, even after the table was emptied: the id is the send order.
+Bounded by row count and age; what the bounds drop is counted and logged, never silent."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.errors import EdgeError
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_FORMAT = 1  # PRAGMA user_version of the file; bump when the table changes
+BUSY_TIMEOUT_S = 5.0  # another process holding the file (e.g. an inspection with sqlite3) waits this long
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,   -- wall-clock time.time() when committed; the age bound uses it
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,   -- the exact bytes published (UTF-8 JSON)
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL
+)
+"""
+
+
+class OutboxError(EdgeError):
+    """The outbox file cannot be created or opened (path, permissions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One stored message, in send order (`id`)."""
+
+    id: int
+    created: float
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+
+
+class Outbox:
+    """A durable FIFO of messages waiting for a broker acknowledgement. Thread-safe (one connection
+    behind a lock: SQLite serialises writers anyway).
+
+    `synchronous="FULL"` (default) fsyncs the WAL on every commit so an event survives a power cut as
+    well as a crash; "NORMAL" survives a crash of the process but not of the machine."""
+
+    def __init__(
+        self, path: Path, max_events: int = 10000, max_age_s: float = 7 * 86400, synchronous: str = "FULL"
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.path = Path(path)
+        self.max_events = max_events
+        self.max_age_s = max_age_s
+        self.dropped = 0  # rows removed by the size/age bounds since start
+        self._lock = threading.Lock()
+        self._db = self._open(synchronous)
+
+    def _open(self, synchronous: str) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutboxError(
+                f"{self.path.parent}: cannot create the outbox directory: {exc.strerror}"
+            ) from None
+        try:
+            return self._connect(synchronous)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+                raise OutboxError(f"{self.path}: cannot open the outbox: {exc}") from None
+            # A corrupt or foreign file: keep it for inspection and start a fresh outbox, so the
+            # daemon goes on recording new events instead of refusing to run.
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            logger.error("%s: not a usable outbox (%s); moved aside to %s", self.path, exc, aside)
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(f"{self.path}{suffix}")
+                if src.exists():
+                    src.rename(f"{aside}{suffix}")
+            return self._connect(synchronous)
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, OUTBOX_FORMAT):
+                raise sqlite3.DatabaseError(f"outbox format {version}, expected {OUTBOX_FORMAT}")
+            db.execute(_SCHEMA)
+            db.execute(f"PRAGMA user_version={OUTBOX_FORMAT}")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def add(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> int:
+        """Commit one message; returns its row id (the send order). The one call on the frame path."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), topic, payload, qos, int(retain)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def after(self, row_id: int, limit: int) -> list[OutboxRow]:
+        """Up to `limit` rows with an id greater than `row_id`, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (row_id, limit),
+            ).fetchall()
+        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def delete(self, row_ids: Iterable[int]) -> None:
+        """Remove acknowledged rows (one transaction for the batch)."""
+        ids = [(i,) for i in row_ids]
+        if not ids:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def depth(self) -> int:
+        """How many messages wait for an acknowledgement."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def prune(self, now: float | None = None) -> int:
+        """Apply the bounds: drop rows older than `max_age_s`, then the oldest beyond `max_events`.
+        Returns how many were dropped (also added to `dropped` and logged as a warning)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            old = self._db.execute("DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)).rowcount
+            count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+            excess = max(0, count - self.max_events)
+            if excess:
+                self._db.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (excess,)
+                )
+        if old:
+            logger.warning("outbox %s: dropped %d event(s) older than %.0f s", self.path, old, self.max_age_s)
+        if excess:
+            logger.warning(
+                "outbox %s: dropped the %d oldest event(s) to stay within %d",
+                self.path,
+                excess,
+                self.max_events,
+            )
+        self.dropped += old + excess
+        return old + excess
+
+    def close(self) -> None:
+        """Close the file (rows stay for the next start)."""
+        with self._lock:
+            self._db.close()
