@@ -1,0 +1,378 @@
+"""The daemon (`edge-pose run`): one process, three kinds of thread.
+
+    capture thread ──(one-slot latest frame)──▶ main loop ──▶ publisher (paho's network thread)
+                                                 estimate → track → filter → rules → messages
+
+The main loop also tells systemd how it is doing: READY=1 once the model is loaded and the first
+frame processed, STATUS= with fps/camera/broker state, and (through the watchdog thread) WATCHDOG=1
+only while frames progress. SIGTERM/SIGINT: stop capture, flush what the publisher can, keep the
+rest in the outbox, publish `stopped`, exit 0 — well within systemd's stop timeout."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from edge import __version__
+from edge.capture.camera import Backoff, Camera
+from edge.capture.frame_source import SourceError
+from edge.capture.latest_frame import LatestFrame
+from edge.capture.open_source import open_source
+from edge.capture.picamera2_source import picamera2_module
+from edge.config import AppConfig, LoadedConfig
+from edge.errors import ConfigError
+from edge.filters.one_euro import OneEuroParams
+from edge.pipeline import Pipeline
+from edge.pose.manifest import ModelSpec
+from edge.pose.movenet import SinglePoseSettings
+from edge.pose.output_guard import OutputStats
+from edge.pose.registry import PoseEstimator, create_estimator
+from edge.pose.smart_crop import CropRegion
+from edge.publish.messages import Message
+from edge.publish.mqtt import MqttPublisher, MqttSettings, TlsSettings
+from edge.publish.stats import StatsSnapshot, read_cpu_temp_c, stats_message
+from edge.service.metrics import FrameMetrics
+from edge.service.notify import Notifier, watchdog_interval_s
+from edge.service.watchdog import Watchdog
+from edge.types import Frame, Pose
+
+logger = logging.getLogger(__name__)
+
+FRAME_WAIT_S = 0.2  # the main loop wakes at least this often (signals, status, health)
+CAPTURE_STOP_S = 1.0  # of the 5 s stop budget: capture thread join
+PUBLISH_CLOSE_S = 3.0  # of the 5 s stop budget: flush + `stopped` + disconnect
+# Test hook (documented in docs/config.md): after this many frames the main loop hangs as a stuck
+# interpreter would, so tests can watch the watchdog pings stop. Never set in production.
+HANG_AFTER_FRAMES_ENV = "EDGE_POSE_TEST_HANG_AFTER_FRAMES"
+
+
+class TimedEstimator:
+    """Wraps an estimator to time each `estimate` call (inference incl. crop and decode)."""
+
+    def __init__(self, inner: PoseEstimator) -> None:
+        self.inner = inner
+        self.last_ms = 0.0
+
+    @property
+    def name(self) -> str:
+        """The model in use (may change when a fallback takes over)."""
+        return self.inner.name
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model's manifest entry."""
+        return self.inner.spec
+
+    @property
+    def stats(self) -> OutputStats:
+        """Invoke and invalid-output counters."""
+        return self.inner.stats
+
+    @property
+    def last_region(self) -> CropRegion | None:
+        """The last crop region."""
+        return self.inner.last_region
+
+    def estimate(self, frame: Frame) -> list[Pose]:
+        """Run the model, timing it."""
+        t0 = time.perf_counter()
+        poses = self.inner.estimate(frame)
+        self.last_ms = (time.perf_counter() - t0) * 1000
+        return poses
+
+    def reset(self) -> None:
+        """Forget per-person state."""
+        self.inner.reset()
+
+
+@dataclass
+class NullPublisher:
+    """Stands in for MQTT when `mqtt.enabled: false` (a dry run): counts and drops."""
+
+    published: int = 0
+    connected: bool = False
+    outbox_depth: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Nothing to connect."""
+
+    def publish(self, message: Message) -> None:
+        """Count the message."""
+        self.published += 1
+
+    def close(self, timeout_s: float = 0.0) -> None:
+        """Nothing to flush."""
+
+
+def mqtt_settings(loaded: LoadedConfig) -> MqttSettings:
+    """The publisher's settings from the `mqtt:` and `outbox:` sections and the secrets read."""
+    config, secrets = loaded.config, loaded.secrets
+    m = config.mqtt
+    tls = None
+    if m.tls is not None and secrets.tls_ca_file is not None:
+        tls = TlsSettings(
+            ca_file=secrets.tls_ca_file,
+            cert_file=secrets.tls_cert_file,
+            key_file=secrets.tls_key_file,
+            insecure=m.tls.insecure,
+        )
+    return MqttSettings(
+        host=m.host,
+        port=m.port,
+        device=config.device.id,
+        topic_prefix=m.topic_prefix,
+        client_id=m.client_id,
+        protocol=m.protocol,
+        keepalive_s=m.keepalive_s,
+        username=secrets.mqtt_username,
+        password=secrets.mqtt_password,
+        tls=tls,
+        pose_qos=m.pose_qos,
+        pose_max_rate_hz=m.pose_max_rate_hz,
+        pose_only_changes=m.pose_only_changes,
+        stats_interval_s=m.stats_interval_s,
+        reconnect_min_s=m.reconnect_min_s,
+        reconnect_max_s=m.reconnect_max_s,
+        outbox_path=config.outbox.path,
+        outbox_max_events=config.outbox.max_events,
+        outbox_max_age_s=config.outbox.max_age_s,
+        ha_discovery=m.ha_discovery,
+        ha_prefix=m.ha_prefix,
+    )
+
+
+def single_pose_settings(config: AppConfig) -> SinglePoseSettings:
+    """The single-pose loop settings from the `pose:` section."""
+    p = config.pose
+    return SinglePoseSettings(
+        smart_crop=p.smart_crop,
+        filter=p.filter,
+        refine_on_acquire=p.refine_on_acquire,
+        min_pose_score=p.min_pose_score,
+        keypoint_filter=OneEuroParams(
+            min_cutoff=p.filter_min_cutoff_hz,
+            beta=p.filter_beta,
+            derivative_cutoff=p.filter_derivative_cutoff_hz,
+        ),
+        crop_alpha=p.crop_alpha,
+    )
+
+
+class Daemon:
+    """Owns the threads and the state of one `edge-pose run`."""
+
+    def __init__(self, loaded: LoadedConfig, notifier: Notifier | None = None) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.notifier = notifier or Notifier()
+        self.metrics = FrameMetrics()
+        self.buffer = LatestFrame()
+        self.stop_event = threading.Event()
+        self.loop_heartbeat = time.monotonic()
+        self.ready_after_s: float | None = None
+        self.camera: Camera | None = None
+        self.publisher: MqttPublisher | NullPublisher | None = None
+        self._stop_reason = ""
+        hang = os.environ.get(HANG_AFTER_FRAMES_ENV, "")
+        self._hang_after = int(hang) if hang.isdigit() else None
+
+    # --- signals -------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not self.stop_event.is_set():
+            logger.info("%s received: stopping", name)
+            self._stop_reason = name
+        self.stop_event.set()
+        self.buffer.close()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the daemon cleanly; SIGHUP is logged and ignored (restart to reload)."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(
+            signal.SIGHUP, lambda s, f: logger.warning("SIGHUP ignored: restart the service to reload")
+        )
+
+    # --- health --------------------------------------------------------------------------------
+
+    def healthy(self) -> tuple[bool, str]:
+        """Whether the watchdog may be fed: the main loop turns, and frames flow or the capture thread
+        is busy reopening the camera (alive, not hung in a driver call)."""
+        now = time.monotonic()
+        limit = self.config.camera.stall_timeout_s
+        loop_age = now - self.loop_heartbeat
+        if loop_age > limit:
+            return False, f"main loop stuck for {loop_age:.1f} s"
+        last = self.metrics.last_frame_mono
+        if last is not None and now - last <= limit:
+            return True, "frames flowing"
+        camera = self.camera
+        if camera is None:
+            return False, "no camera"
+        capture_age = now - camera.heartbeat_mono
+        if camera.state in ("reconnecting", "starting") and capture_age <= limit and camera.alive:
+            return True, f"camera {camera.state}"
+        since = f"{now - last:.1f} s" if last is not None else "start"
+        return (
+            False,
+            f"no frame since {since} (camera {camera.state}, capture thread idle {capture_age:.1f} s)",
+        )
+
+    def status_line(self) -> str:
+        """One line for systemd's STATUS= and the log."""
+        camera = self.camera.state if self.camera else "starting"
+        publisher = self.publisher
+        if not self.config.mqtt.enabled or publisher is None:
+            broker = "mqtt off"
+        else:
+            broker = "mqtt connected" if publisher.connected else "mqtt disconnected"
+            broker += f", outbox {publisher.outbox_depth}"
+        return f"{self.metrics.fps():.1f} fps, camera {camera}, {broker}, {self.metrics.frames} frames"
+
+    def stats_snapshot(self, estimator: TimedEstimator) -> StatsSnapshot:
+        """Figures for the stats message."""
+        inf50, inf95 = self.metrics.inference_ms()
+        pipe50, pipe95 = self.metrics.pipeline_ms()
+        return StatsSnapshot(
+            fps=self.metrics.fps(),
+            inference_ms_p50=inf50,
+            inference_ms_p95=inf95,
+            pipeline_ms_p50=pipe50,
+            pipeline_ms_p95=pipe95,
+            frames=self.metrics.frames,
+            frames_dropped=self.buffer.dropped,
+            model=estimator.name,
+            outbox_depth=self.publisher.outbox_depth if self.publisher else 0,
+            uptime_s=self.metrics.uptime_s,
+            cpu_temp_c=read_cpu_temp_c(),
+            camera_state=self.camera.state if self.camera else "starting",
+            invalid_outputs=estimator.stats.invalid_outputs,
+            version=__version__,
+        )
+
+    # --- the run -------------------------------------------------------------------------------
+
+    def _load_estimator(self) -> TimedEstimator:
+        m = self.config.model
+        self.notifier.status(f"loading model {m.name}")
+        estimator = create_estimator(
+            m.name,
+            threads=m.threads,
+            model_dir=m.directory,
+            single_pose=single_pose_settings(self.config),
+            fallback=m.fallback,
+        )
+        logger.info("model %s loaded (%s, %d threads)", estimator.name, estimator.spec.path, m.threads)
+        return TimedEstimator(estimator)
+
+    def _make_camera(self, estimator: TimedEstimator) -> Camera:
+        c = self.config.camera
+        uri = c.uri
+        if uri.kind == "picamera2":
+            try:
+                picamera2_module()
+            except SourceError as exc:
+                raise ConfigError(f"{self.loaded.path}: camera.source: {exc}") from None
+        source = open_source(
+            uri,
+            model_input=min(estimator.spec.input_size),
+            loop=c.loop,
+            realtime=c.realtime,
+            width=c.width,
+            height=c.height,
+            fps=c.fps,
+            rtsp_transport=c.rtsp_transport,
+            timeout_s=c.stall_timeout_s,
+        )
+        return Camera(
+            source,
+            self.buffer,
+            Backoff(c.reopen_min_s, c.reopen_max_s),
+            wait_for_consumer=uri.kind == "file" and not c.realtime,
+            source_name=uri.redacted,
+        )
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or the end of a non-looping file); returns the exit code."""
+        started = time.monotonic()
+        estimator = self._load_estimator()
+        pipeline = Pipeline(
+            estimator, device=self.config.device.id, topic_prefix=self.config.mqtt.topic_prefix
+        )
+        self.publisher = (
+            MqttPublisher(mqtt_settings(self.loaded)) if self.config.mqtt.enabled else NullPublisher()
+        )
+        self.camera = self._make_camera(estimator)
+        if self.stop_event.is_set():
+            return self._shutdown(estimator)
+        self.publisher.start()
+        self.camera.start()
+        logger.info("capturing from %s", self.camera.source_name)
+        watchdog: Watchdog | None = None
+        interval = watchdog_interval_s()
+        last_status = last_stats = time.monotonic()
+        while not self.stop_event.is_set():
+            self.loop_heartbeat = time.monotonic()
+            frame = self.buffer.get(FRAME_WAIT_S)
+            self.loop_heartbeat = now = time.monotonic()
+            if frame is None:
+                if self.buffer.closed and not self.stop_event.is_set():
+                    logger.info("source ended: stopping")
+                    self._stop_reason = "end of file"
+                    break
+            else:
+                t0 = time.perf_counter()
+                result = pipeline.process(frame)
+                for message in result.messages:
+                    self.publisher.publish(message)
+                self.metrics.record(estimator.last_ms, (time.perf_counter() - t0) * 1000)
+                if self.ready_after_s is None:
+                    self.ready_after_s = time.monotonic() - started
+                    self.notifier.ready(self.status_line())
+                    logger.info(
+                        "ready: model loaded and first frame processed %.2f s after start", self.ready_after_s
+                    )
+                    if interval is not None:
+                        watchdog = Watchdog(self.notifier, interval, self.healthy)
+                        watchdog.start()
+                if self._hang_after is not None and self.metrics.frames >= self._hang_after:
+                    logger.warning("%s reached: main loop hangs on purpose", HANG_AFTER_FRAMES_ENV)
+                    self.stop_event.wait()
+            if now - last_status >= self.config.service.status_interval_s:
+                last_status = now
+                self.notifier.status(self.status_line())
+                logger.debug("%s", self.status_line())
+            if now - last_stats >= self.config.mqtt.stats_interval_s:
+                last_stats = now
+                snapshot = self.stats_snapshot(estimator)
+                self.publisher.publish(
+                    stats_message(self.config.mqtt.topic_prefix, self.config.device.id, snapshot)
+                )
+                logger.info("%s", self.status_line())
+        if watchdog is not None:
+            watchdog.stop()
+        return self._shutdown(estimator)
+
+    def _shutdown(self, estimator: TimedEstimator) -> int:
+        t0 = time.monotonic()
+        self.notifier.stopping(f"stopping ({self._stop_reason or 'requested'})")
+        if self.camera is not None:
+            self.camera.stop(CAPTURE_STOP_S)
+        if self.publisher is not None:
+            self.publisher.close(PUBLISH_CLOSE_S)
+        logger.info(
+            "stopped in %.2f s: %d frames processed, %d dropped by the latest-frame buffer, model %s",
+            time.monotonic() - t0,
+            self.metrics.frames,
+            self.buffer.dropped,
+            estimator.name,
+        )
+        self.notifier.close()
+        return 0
