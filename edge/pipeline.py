@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge.pose.registry import PoseEstimator
-from edge.publish.messages import DEFAULT_TOPIC_PREFIX, Message, pose_message
+from edge.publish.messages import DEFAULT_TOPIC_PREFIX, Message, event_message, pose_message
+from edge.rules.engine import RulesEngine
+from edge.rules.event import Event
 from edge.types import Frame, Pose
 
 
@@ -23,18 +25,40 @@ class Pipeline:
     """Runs one frame through every stage and builds the messages the daemon would publish."""
 
     def __init__(
-        self, estimator: PoseEstimator, device: str, topic_prefix: str = DEFAULT_TOPIC_PREFIX
+        self,
+        estimator: PoseEstimator,
+        device: str,
+        topic_prefix: str = DEFAULT_TOPIC_PREFIX,
+        rules: RulesEngine | None = None,
     ) -> None:
         self.estimator = estimator
         self.device = device
         self.topic_prefix = topic_prefix
+        self.rules = rules  # the safety-event stage; None: pose messages only
+        self._source = ""
 
     def reset(self) -> None:
         """Forget all per-person state (a new source or a still image)."""
         self.estimator.reset()
+        if self.rules is not None:
+            self.rules.reset()
+
+    def finish(self) -> list[Message]:
+        """End the open events of the current source (call before `reset()` at the end of an input
+        or on shutdown): their `end` messages."""
+        if self.rules is None:
+            return []
+        return [self._event(e, self._source) for e in self.rules.finish()]
 
     def process(self, frame: Frame) -> FrameResult:
-        """Estimate poses in `frame` and build its messages."""
+        """Estimate poses in `frame` and build its messages: the pose message, then any events."""
         poses = self.estimator.estimate(frame)
         message = pose_message(frame, poses, self.estimator.name, self.device, self.topic_prefix)
-        return FrameResult(frame=frame, poses=poses, messages=[message])
+        messages = [message]
+        if self.rules is not None:
+            self._source = frame.source
+            messages += [self._event(e, frame.source) for e in self.rules.process(frame, poses)]
+        return FrameResult(frame=frame, poses=poses, messages=messages)
+
+    def _event(self, event: Event, source: str) -> Message:
+        return event_message(event, self.device, source, self.topic_prefix)

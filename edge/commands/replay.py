@@ -17,6 +17,8 @@ from edge.pose.movenet import SinglePoseSettings
 from edge.pose.registry import DEFAULT_MODEL, create_estimator
 from edge.publish.jsonl import JsonlWriter
 from edge.publish.messages import DEFAULT_TOPIC_PREFIX
+from edge.rules.config import RulesConfig, load_rules_config
+from edge.rules.engine import RulesEngine
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-smart-crop", action="store_true", help="always feed the whole frame (for comparison)"
     )
     p.add_argument("--no-filter", action="store_true", help="no temporal keypoint filter (for comparison)")
+    p.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="YAML with rule thresholds (a `rules:` section or its content; docs/events.md); default: built-in",
+    )
+    p.add_argument("--no-rules", action="store_true", help="pose messages only, no safety events")
     p.set_defaults(func=run)
 
 
@@ -56,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
         for line in problems[:-1]:
             print(f"edge-pose: {line}", file=sys.stderr)
         raise InputError(problems[-1])
+    rules = (
+        None if args.no_rules else RulesEngine(load_rules_config(args.rules) if args.rules else RulesConfig())
+    )
     settings = SinglePoseSettings(smart_crop=not args.no_smart_crop, filter=not args.no_filter)
     estimator = create_estimator(args.model, threads=args.threads, single_pose=settings)
-    pipeline = Pipeline(estimator, device=args.device, topic_prefix=args.topic_prefix)
+    pipeline = Pipeline(estimator, device=args.device, topic_prefix=args.topic_prefix, rules=rules)
     frames = people = 0
     annotator = Annotator(args.annotate) if args.annotate else None
     with JsonlWriter(args.out) as out:
@@ -85,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         annotator.video_frame(frame, result.poses, region, info.fps)
                 bar.update()
+            for message in pipeline.finish():
+                out.write(message)
             bar.close()
         if annotator is not None:
             annotator.close()

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edge.rules.event import Event
 from edge.types import Frame, Pose
 
 POSE_SCHEMA = 1
+EVENT_SCHEMA = 1
 DEFAULT_TOPIC_PREFIX = "edge-pose"
 COORD_DECIMALS = 4  # 1e-4 of the frame: below a pixel for frames up to 10k wide
 SCORE_DECIMALS = 3
@@ -63,5 +65,31 @@ def pose_message(frame: Frame, poses: list[Pose], model: str, device: str, prefi
             "height": frame.height,
             "model": model,
             "poses": [pose_payload(p) for p in poses],
+        },
+    )
+
+
+def event_message(event: Event, device: str, source: str, prefix: str) -> Message:
+    """A safety event (schema 1, docs/events.md) on `<prefix>/<device>/event`, QoS 1: events must arrive."""
+    return Message(
+        kind="event",
+        topic=topic(prefix, device, "event"),
+        qos=1,
+        payload={
+            "schema": EVENT_SCHEMA,
+            "id": event.id,
+            "type": event.type,
+            "state": event.state,
+            "severity": event.severity,
+            "device": device,
+            "source": source,
+            "track_id": event.track_id,
+            "frame": event.frame,
+            "ts": round(event.ts, 6),
+            "start_ts": round(event.start_ts, 6),
+            "end_ts": None if event.end_ts is None else round(event.end_ts, 6),
+            "duration_s": round(event.duration_s, 3),
+            "score": round(float(event.score), SCORE_DECIMALS),
+            "details": event.details,
         },
     )

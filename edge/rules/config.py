@@ -1,0 +1,256 @@
+"""`RulesConfig`: every threshold of the safety rules, typed, bounded and documented.
+
+The daemon mounts this model as the `rules:` section of its YAML config; `edge-pose replay --rules FILE`
+and `edge-pose eval-events --rules FILE` load it on its own (a file holding either the section's content
+or a whole config with a `rules:` key). Unknown keys are errors (Frigate's `extra="forbid"`).
+
+Units: lengths are in torso lengths (TL, the shoulder-centre to hip-centre distance in pixels, so rules
+work at any distance from the camera), angles in degrees, times in seconds of frame time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZoneConfig(_Strict):
+    """A polygon in normalised image coordinates (0..1 of width and height). A rule with include zones
+    only looks at people whose hip centre is inside one of them; exclude zones (a bed, a bench, a pit)
+    remove people from the rule wherever they are."""
+
+    name: str = Field(description="label shown in event details", min_length=1, max_length=64)
+    mode: Literal["include", "exclude"] = Field(description="include: only here; exclude: never here")
+    points: list[tuple[float, float]] = Field(
+        description="polygon corners [x, y], normalised to the frame (0..1)", min_length=3, max_length=64
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _inside_frame(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for x, y in points:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point [{x}, {y}] is outside the frame (coordinates must be 0..1)")
+        return points
+
+
+class PostureConfig(_Strict):
+    """How one frame's keypoints are read as a posture (shared by every rule)."""
+
+    min_keypoint_score: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="keypoints scoring below this are treated as not seen (tfjs MoveNet: 0.2)",
+    )
+    lying_trunk_deg: float = Field(
+        60.0,
+        ge=30.0,
+        le=90.0,
+        description="trunk angle from vertical (deg) at or above which a person may be lying",
+    )
+    standing_ankle_drop_tl: float = Field(
+        1.3,
+        ge=0.5,
+        le=3.0,
+        description="ankles this far below the hip centre (TL) mean the legs are standing: a person bent "
+        "over at the waist is not lying",
+    )
+    standing_knee_drop_tl: float = Field(
+        0.6, ge=0.2, le=2.0, description="as standing_ankle_drop_tl, for knees when the ankles are not seen"
+    )
+    low_ankle_drop_tl: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="ankles at most this far below the hip centre (TL) with the trunk upright: sitting on the floor",
+    )
+    min_leg_score: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="knees and ankles must score this much to judge 'sitting on the floor'",
+    )
+    sitting_counts_as_down: bool = Field(
+        False,
+        description="count sitting on the floor (upright trunk, ankles at hip level) as down; off by default "
+        "because from one 2D view it looks like kneeling on the heels, a normal working posture",
+    )
+
+
+class FallConfig(_Strict):
+    """`fall`: a rapid descent of the hip centre with the torso turning towards horizontal, confirmed by
+    the person staying down. Bending, crouching, sitting and lying down slowly do not pass."""
+
+    enabled: bool = Field(True, description="run this rule")
+    descent_window_s: float = Field(
+        1.0, gt=0.1, le=5.0, description="how far back (s) the descent and the trunk turn are measured"
+    )
+    min_descent_tl: float = Field(
+        0.5, gt=0.0, le=5.0, description="the hip centre must drop at least this much (TL) within the window"
+    )
+    min_descent_speed_tl_s: float = Field(
+        1.2,
+        gt=0.0,
+        le=20.0,
+        description="mean downward hip speed (TL/s) over that drop; sitting down is about 1, falls 2-6",
+    )
+    min_trunk_turn_deg: float = Field(
+        30.0,
+        ge=0.0,
+        le=180.0,
+        description="trunk angle increase (deg) within the window, unless already lying",
+    )
+    confirm_s: float = Field(
+        1.0, ge=0.0, le=60.0, description="the person must then stay down (lying or low) this long (s)"
+    )
+    confirm_window_s: float = Field(
+        4.0, gt=0.0, le=120.0, description="the confirmation must come within this time (s) of the descent"
+    )
+    clear_s: float = Field(2.0, gt=0.0, le=60.0, description="up for this long (s) ends the fall event")
+    zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
+
+
+class PersonDownConfig(_Strict):
+    """`person_down`: someone lying or low on the floor for longer than `min_duration_s`, whether or not
+    the fall was seen. On while they are down, off when they are up."""
+
+    enabled: bool = Field(True, description="run this rule")
+    min_duration_s: float = Field(5.0, ge=0.0, le=600.0, description="down this long (s) starts the event")
+    clear_s: float = Field(
+        2.0, gt=0.0, le=60.0, description="up this long (s) ends it (gaps shorter are bridged)"
+    )
+    critical_after_s: float = Field(
+        30.0, ge=0.0, le=3600.0, description="down this long (s): severity goes from warning to critical"
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
+
+
+class UnsafePostureConfig(_Strict):
+    """`unsafe_posture`: sustained trunk flexion, arms raised above the shoulders, kneeling or deep squat.
+    Each posture is its own event with a REBA-style trunk/upper-arm score in the details."""
+
+    enabled: bool = Field(True, description="run this rule")
+    trunk_flexion_deg: float = Field(
+        60.0, ge=10.0, le=120.0, description="trunk angle from vertical (deg); REBA's worst trunk band is >60"
+    )
+    trunk_min_duration_s: float = Field(
+        4.0, ge=0.0, le=600.0, description="flexed this long (s) starts the event"
+    )
+    arm_raise_deg: float = Field(
+        90.0,
+        ge=30.0,
+        le=180.0,
+        description="upper-arm elevation from the trunk (deg); >90 is REBA's worst upper-arm band (above shoulder)",
+    )
+    arms_min_duration_s: float = Field(
+        4.0, ge=0.0, le=600.0, description="raised this long (s) starts the event"
+    )
+    squat_ankle_drop_tl: float = Field(
+        0.45,
+        ge=0.0,
+        le=1.5,
+        description="ankles at most this far below the hips (TL), legs seen: hips down by the feet (deep squat, "
+        "sitting on the heels)",
+    )
+    kneel_shin_drop_tl: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="ankles at most this far below the knees (TL): shins on the floor, kneeling",
+    )
+    kneel_min_duration_s: float = Field(
+        5.0, ge=0.0, le=600.0, description="kneeling/squatting this long (s) starts the event"
+    )
+    clear_s: float = Field(
+        1.0, gt=0.0, le=60.0, description="out of the posture this long (s) ends the event"
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
+
+
+class RepetitiveMotionConfig(_Strict):
+    """`repetitive_motion`: bend-and-lift cycles counted per track; raised above a rate."""
+
+    enabled: bool = Field(True, description="run this rule")
+    bend_deg: float = Field(45.0, ge=10.0, le=120.0, description="trunk angle (deg) that counts as bent")
+    lift_deg: float = Field(
+        20.0, ge=0.0, le=90.0, description="trunk angle (deg) back below which a bend completes a cycle"
+    )
+    window_s: float = Field(
+        60.0, ge=5.0, le=3600.0, description="cycles are counted over this sliding window (s)"
+    )
+    max_cycles_per_min: float = Field(
+        6.0, gt=0.0, le=120.0, description="rate (cycles/min over the window) above which the event starts"
+    )
+    min_cycle_s: float = Field(
+        0.5, ge=0.0, le=60.0, description="shorter bend-and-lift swings are noise, not cycles"
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
+
+
+class RulesConfig(_Strict):
+    """The `rules:` section: shared settings and one section per rule."""
+
+    max_absence_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description="a track unseen (or without a readable torso) this long (s) is dropped and its events end "
+        "(tfjs tracker maxAge: 1 s)",
+    )
+    reference_window_s: float = Field(
+        3.0,
+        gt=0.0,
+        le=60.0,
+        description="torso length is the 75th percentile over this window (s): the scale",
+    )
+    update_interval_s: float = Field(
+        10.0, gt=0.0, le=3600.0, description="an open event sends an `update` at most this often (s)"
+    )
+    posture: PostureConfig = Field(default_factory=PostureConfig, description="posture reading")
+    fall: FallConfig = Field(default_factory=FallConfig, description="fall rule")
+    person_down: PersonDownConfig = Field(default_factory=PersonDownConfig, description="person-down rule")
+    unsafe_posture: UnsafePostureConfig = Field(
+        default_factory=UnsafePostureConfig, description="unsafe-posture rule"
+    )
+    repetitive_motion: RepetitiveMotionConfig = Field(
+        default_factory=RepetitiveMotionConfig, description="repetitive-motion rule"
+    )
+
+
+def parse_rules_config(data: Any, origin: str) -> RulesConfig:
+    """Validate a mapping as `RulesConfig`; ConfigError naming `origin` and the key path on failure."""
+    try:
+        return RulesConfig.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{origin}: rules.{where}: {err['msg']}{more}") from None
+
+
+def load_rules_config(path: str) -> RulesConfig:
+    """Read a YAML file holding either a `rules:` section (a whole daemon config) or just its content."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{at}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of rule settings, got {type(data).__name__}")
+    if isinstance(data, dict) and "rules" in data:
+        data = data["rules"]
+    return parse_rules_config(data, path)

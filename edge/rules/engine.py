@@ -1,0 +1,140 @@
+"""`RulesEngine`: the rules stage. Keeps one set of rule state machines per track, feeds them each
+frame's measurements, drops a track's state (ending its events) once it has been absent for
+`max_absence_s`, and returns the events in order.
+
+Per frame and track: keypoints → pixels (COCO-17 from any layout) → torso length → the track's
+reference scale (75th percentile of recent torso lengths, so a body foreshortened by bending or falling
+keeps its scale) → `Body` → each rule, told whether the person is inside its zones."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.rules.config import RulesConfig
+from edge.rules.event import Event
+from edge.rules.fall import FallRule
+from edge.rules.geometry import measure, to_pixels, torso_length_px
+from edge.rules.person_down import PersonDownRule
+from edge.rules.repetitive_motion import RepetitiveMotionRule
+from edge.rules.rule import TrackRule
+from edge.rules.unsafe_posture import UnsafePostureRule
+from edge.rules.zones import ZoneFilter
+from edge.types import Frame, Pose
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_PERCENTILE = 75.0  # of recent torso lengths: ignores a few short (foreshortened) or wild readings
+UNTRACKED_ID = 0  # poses without a track id (a single-pose model without tracking) share this id
+
+
+@dataclass(slots=True)
+class _Track:
+    rules: list[tuple[ZoneFilter, TrackRule]]
+    last_seen: float
+    torso: deque[tuple[float, float]] = field(default_factory=deque)  # (ts, torso px)
+
+
+class RulesEngine:
+    """Runs every enabled rule on every track; `process` returns the frame's events."""
+
+    def __init__(self, config: RulesConfig | None = None) -> None:
+        self.config = config or RulesConfig()
+        c = self.config
+        self._zones = {
+            "fall": ZoneFilter(c.fall.zones),
+            "person_down": ZoneFilter(c.person_down.zones),
+            "unsafe_posture": ZoneFilter(c.unsafe_posture.zones),
+            "repetitive_motion": ZoneFilter(c.repetitive_motion.zones),
+        }
+        self._tracks: dict[int, _Track] = {}
+        self._last_ts: float | None = None
+        self._last_frame = 0
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Tracks whose state is held."""
+        return sorted(self._tracks)
+
+    def _new_track(self, track_id: int, ts: float) -> _Track:
+        c = self.config
+        rules: list[tuple[ZoneFilter, TrackRule]] = []
+        if c.fall.enabled:
+            rules.append((self._zones["fall"], FallRule(c.fall, c.posture, track_id, c.update_interval_s)))
+        if c.person_down.enabled:
+            rule = PersonDownRule(c.person_down, c.posture, track_id, c.update_interval_s)
+            rules.append((self._zones["person_down"], rule))
+        if c.unsafe_posture.enabled:
+            posture_rule = UnsafePostureRule(c.unsafe_posture, c.posture, track_id, c.update_interval_s)
+            rules.append((self._zones["unsafe_posture"], posture_rule))
+        if c.repetitive_motion.enabled:
+            rep = RepetitiveMotionRule(c.repetitive_motion, c.posture, track_id, c.update_interval_s)
+            rules.append((self._zones["repetitive_motion"], rep))
+        logger.debug("track %d: rules started at %.3f s", track_id, ts)
+        return _Track(rules=rules, last_seen=ts)
+
+    def process(self, frame: Frame, poses: list[Pose]) -> list[Event]:
+        """Feed one frame's poses; returns the events they caused, in order (track by track)."""
+        ts = frame.ts
+        events: list[Event] = []
+        if self._last_ts is not None and ts < self._last_ts:
+            logger.warning("frame time went back (%.3f → %.3f s): rule state reset", self._last_ts, ts)
+            events += self.finish("time_went_back")
+        self._last_ts, self._last_frame = ts, frame.index
+        min_score = self.config.posture.min_keypoint_score
+        seen: set[int] = set()
+        for pose in poses:
+            track_id = pose.track_id if pose.track_id is not None else UNTRACKED_ID
+            if track_id in seen:
+                logger.debug(
+                    "track %d appears twice in frame %d; the second pose is ignored", track_id, frame.index
+                )
+                continue
+            kp = to_pixels(pose.keypoints, pose.layout, frame.width, frame.height)
+            torso = torso_length_px(kp, min_score)
+            if torso is None:
+                continue  # no readable torso: counts as absent for this frame
+            seen.add(track_id)
+            track = self._tracks.get(track_id)
+            if track is None:
+                track = self._tracks[track_id] = self._new_track(track_id, ts)
+            track.last_seen = ts
+            track.torso.append((ts, torso))
+            while ts - track.torso[0][0] > self.config.reference_window_s:
+                track.torso.popleft()
+            scale = float(np.percentile([t for _, t in track.torso], REFERENCE_PERCENTILE))
+            body = measure(kp, frame.width, frame.height, min_score, scale)
+            if body is None:
+                continue
+            for zones, rule in track.rules:
+                events += rule.update(body, zones.applies(body.hip_norm), frame.index, ts)
+        for track_id in sorted(set(self._tracks) - seen):
+            if ts - self._tracks[track_id].last_seen > self.config.max_absence_s:
+                events += self._drop(track_id, frame.index, ts, "lost")
+        return events
+
+    def _drop(self, track_id: int, frame: int, ts: float, reason: str) -> list[Event]:
+        track = self._tracks.pop(track_id)
+        events: list[Event] = []
+        for _, rule in track.rules:
+            events += rule.finish(frame, ts, reason)
+        logger.debug("track %d dropped (%s)", track_id, reason)
+        return events
+
+    def finish(self, reason: str = "end_of_input") -> list[Event]:
+        """End every open event (at the last frame seen) and forget all tracks."""
+        events: list[Event] = []
+        if self._last_ts is not None:
+            for track_id in sorted(self._tracks):
+                events += self._drop(track_id, self._last_frame, self._last_ts, reason)
+        self.reset()
+        return events
+
+    def reset(self) -> None:
+        """Forget every track without sending anything (a new source)."""
+        self._tracks.clear()
+        self._last_ts = None
+        self._last_frame = 0

@@ -1,0 +1,170 @@
+"""`fall`: a rapid descent of the hip centre (torso lengths per second) together with the trunk
+turning towards horizontal, confirmed by the person then staying down for `confirm_s`.
+
+States: watching → (descent + turn) candidate → (down for confirm_s within confirm_window_s) fallen →
+(up for clear_s, or the track is lost) end. Bending (trunk turns, hips do not drop), crouching and
+sitting down (hips drop, trunk stays upright, nobody ends up lying) and lying down slowly (too slow)
+stay in "watching"; person_down covers anyone who ends up on the floor without a seen fall."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from edge.rules import posture
+from edge.rules.config import FallConfig, PostureConfig
+from edge.rules.event import Event, OpenEvent
+from edge.rules.geometry import Body
+from edge.rules.sustained import Sustained
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_GAP_S = 0.5  # frames without a "down" reading bridged while confirming (missed keypoints)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    ts: float
+    hip_y: float  # pixels
+    trunk_deg: float
+    scale_px: float
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """What the descent looked like: the evidence a fall event carries."""
+
+    ts: float
+    descent_tl: float
+    speed_tl_s: float
+    trunk_turn_deg: float
+    trunk_deg: float
+    over_s: float
+
+    def details(self) -> dict[str, Any]:
+        """As event details."""
+        return {
+            "impact_ts": self.ts,
+            "descent_tl": self.descent_tl,
+            "descent_speed_tl_s": self.speed_tl_s,
+            "trunk_turn_deg": self.trunk_turn_deg,
+            "trunk_deg_at_impact": self.trunk_deg,
+            "descent_over_s": self.over_s,
+        }
+
+
+def find_impact(samples: list[_Sample], cfg: FallConfig, lying_now: bool) -> Impact | None:
+    """The fastest qualifying descent ending at the last sample: from some earlier sample within the
+    window the hip centre dropped ≥ min_descent_tl at ≥ min_descent_speed_tl_s while the trunk turned
+    by ≥ min_trunk_turn_deg (or the person is now lying)."""
+    if len(samples) < 2:
+        return None
+    now = samples[-1]
+    scale = max(s.scale_px for s in samples)  # the reference before the body foreshortens
+    best: Impact | None = None
+    min_trunk = now.trunk_deg
+    for earlier in reversed(samples[:-1]):
+        min_trunk = min(min_trunk, earlier.trunk_deg)
+        dt = now.ts - earlier.ts
+        if dt <= 0.0:
+            continue
+        descent = (now.hip_y - earlier.hip_y) / scale
+        speed = descent / dt
+        turn = now.trunk_deg - min_trunk
+        if descent < cfg.min_descent_tl or speed < cfg.min_descent_speed_tl_s:
+            continue
+        if turn < cfg.min_trunk_turn_deg and not lying_now:
+            continue
+        if best is None or speed > best.speed_tl_s:
+            best = Impact(now.ts, descent, speed, turn, now.trunk_deg, dt)
+    return best
+
+
+class FallRule:
+    """The fall state machine of one track."""
+
+    def __init__(self, cfg: FallConfig, posture_cfg: PostureConfig, track_id: int, update_s: float) -> None:
+        self.cfg = cfg
+        self.posture = posture_cfg
+        self.track_id = track_id
+        self.update_s = update_s
+        self.samples: deque[_Sample] = deque()
+        self.impact: Impact | None = None
+        self.confirm = Sustained(cfg.confirm_s, CONFIRM_GAP_S)
+        self.up = Sustained(cfg.clear_s, CONFIRM_GAP_S)
+        self.open: OpenEvent | None = None
+        self._last: Body | None = None
+
+    def _details(self, body: Body, ts: float) -> dict[str, Any]:
+        assert self.impact is not None
+        return self.impact.details() | {
+            "trunk_deg": body.trunk_deg,
+            "down_s": ts - self.impact.ts,
+            "lying": posture.lying(body, self.posture),
+        }
+
+    def update(self, body: Body, applies: bool, frame: int, ts: float) -> list[Event]:
+        """Advance on one frame."""
+        self.samples.append(_Sample(ts, body.hip[1], body.trunk_deg, body.scale_px))
+        while self.samples and ts - self.samples[0].ts > self.cfg.descent_window_s:
+            self.samples.popleft()
+        self._last = body
+        is_down = applies and posture.down(body, self.posture)
+        if self.open is not None:
+            return self._while_fallen(body, is_down, frame, ts)
+        if self.impact is not None and ts - self.impact.ts > self.cfg.confirm_window_s:
+            logger.debug("track %d: descent at %.2f s not confirmed", self.track_id, self.impact.ts)
+            self.impact = None
+        if applies:
+            found = find_impact(list(self.samples), self.cfg, posture.lying(body, self.posture))
+            if found is not None and (self.impact is None or found.speed_tl_s > self.impact.speed_tl_s):
+                if self.impact is None:
+                    self.confirm = Sustained(self.cfg.confirm_s, CONFIRM_GAP_S)
+                    logger.debug(
+                        "track %d: descent %.2f TL at %.2f TL/s",
+                        self.track_id,
+                        found.descent_tl,
+                        found.speed_tl_s,
+                    )
+                self.impact = (
+                    found
+                    if self.impact is None
+                    else Impact(
+                        self.impact.ts,
+                        found.descent_tl,
+                        found.speed_tl_s,
+                        found.trunk_turn_deg,
+                        found.trunk_deg,
+                        found.over_s,
+                    )
+                )
+        if self.impact is None:
+            return []
+        if self.confirm.update(ts, is_down) == "on":
+            self.open = OpenEvent("fall", self.track_id, self.impact.ts, "critical")
+            self.up = Sustained(self.cfg.clear_s, CONFIRM_GAP_S)
+            logger.info("track %d: fall at %.2f s confirmed", self.track_id, self.impact.ts)
+            return [self.open.start(frame, ts, body.score, self._details(body, ts))]
+        return []
+
+    def _while_fallen(self, body: Body, is_down: bool, frame: int, ts: float) -> list[Event]:
+        assert self.open is not None
+        if self.up.update(ts, not is_down) == "on":
+            event = self.open.end(frame, ts, body.score, self._details(body, ts) | {"reason": "up"})
+            self.open = None
+            self.impact = None
+            self.samples.clear()
+            return [event]
+        if is_down and self.open.update_due(ts, self.update_s):
+            return [self.open.update(frame, ts, body.score, self._details(body, ts))]
+        return []
+
+    def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
+        """End the open event, if any."""
+        if self.open is None or self._last is None:
+            return []
+        event = self.open.end(frame, ts, self._last.score, self._details(self._last, ts) | {"reason": reason})
+        self.open = None
+        return [event]

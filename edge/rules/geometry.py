@@ -1,0 +1,167 @@
+"""Body geometry from COCO-17 keypoints: pure functions, no state.
+
+Keypoints arrive normalised to the frame (x by width, y by height), so they are converted to pixels
+before any angle or length is measured; lengths are then expressed in torso lengths (TL) so the rules
+work at any distance from the camera. Image y grows downwards: "drop" values are positive when a point
+is below another."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edge.layouts import COCO17_INDEX, to_coco17
+from edge.types import Keypoints
+
+Point = tuple[float, float]
+PixelKeypoints = NDArray[np.float64]
+"""A 17×3 array of COCO-17 (x, y, score) in pixels."""
+
+L_SHOULDER, R_SHOULDER = COCO17_INDEX["left_shoulder"], COCO17_INDEX["right_shoulder"]
+L_ELBOW, R_ELBOW = COCO17_INDEX["left_elbow"], COCO17_INDEX["right_elbow"]
+L_HIP, R_HIP = COCO17_INDEX["left_hip"], COCO17_INDEX["right_hip"]
+L_KNEE, R_KNEE = COCO17_INDEX["left_knee"], COCO17_INDEX["right_knee"]
+L_ANKLE, R_ANKLE = COCO17_INDEX["left_ankle"], COCO17_INDEX["right_ankle"]
+TORSO_JOINTS = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
+MIN_TORSO_PX = 4.0  # below this the shoulders and hips coincide: no usable scale
+
+
+def to_pixels(keypoints: Keypoints, layout: str, width: int, height: int) -> PixelKeypoints:
+    """COCO-17 keypoints in pixels of a `width`×`height` frame, from any declared layout."""
+    picked = np.asarray(keypoints, dtype=np.float64)[list(to_coco17(layout))]
+    out = picked.copy()
+    out[:, 0] *= width
+    out[:, 1] *= height
+    return out
+
+
+def midpoint(kp: PixelKeypoints, a: int, b: int, min_score: float) -> Point | None:
+    """Mean of joints `a` and `b` that score at least `min_score` (one is enough); None if neither does."""
+    seen = [i for i in (a, b) if kp[i, 2] >= min_score]
+    if not seen:
+        return None
+    return float(np.mean(kp[seen, 0])), float(np.mean(kp[seen, 1]))
+
+
+def distance(p: Point, q: Point) -> float:
+    """Euclidean distance in pixels."""
+    return math.hypot(p[0] - q[0], p[1] - q[1])
+
+
+def angle_from_vertical_deg(lower: Point, upper: Point) -> float:
+    """Angle (0..180°) between the segment lower→upper and the image's upward direction:
+    0 upright, 90 horizontal, 180 upside down."""
+    dx, dy = upper[0] - lower[0], upper[1] - lower[1]
+    return math.degrees(math.atan2(abs(dx), -dy))
+
+
+def angle_between_deg(v: Point, w: Point) -> float:
+    """Unsigned angle (0..180°) between two vectors; 0 when either is zero."""
+    nv, nw = math.hypot(*v), math.hypot(*w)
+    if nv == 0.0 or nw == 0.0:
+        return 0.0
+    cos = (v[0] * w[0] + v[1] * w[1]) / (nv * nw)
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def upper_arm_elevation_deg(kp: PixelKeypoints, side: str, min_score: float) -> float | None:
+    """Angle between the upper arm (shoulder→elbow) and the trunk pointing down (shoulder→hip) on
+    `side` ("left"/"right"): 0 arm along the body, 90 level with the shoulder, 180 straight up."""
+    s, e, h = (L_SHOULDER, L_ELBOW, L_HIP) if side == "left" else (R_SHOULDER, R_ELBOW, R_HIP)
+    if min(kp[s, 2], kp[e, 2], kp[h, 2]) < min_score:
+        return None
+    arm = (kp[e, 0] - kp[s, 0], kp[e, 1] - kp[s, 1])
+    trunk_down = (kp[h, 0] - kp[s, 0], kp[h, 1] - kp[s, 1])
+    return angle_between_deg(arm, trunk_down)
+
+
+def reba_trunk_score(trunk_deg: float) -> int:
+    """REBA trunk score from flexion alone (1 upright, 2 up to 20°, 3 up to 60°, 4 beyond)."""
+    if trunk_deg < 5.0:
+        return 1
+    if trunk_deg <= 20.0:
+        return 2
+    if trunk_deg <= 60.0:
+        return 3
+    return 4
+
+
+def reba_upper_arm_score(elevation_deg: float | None) -> int:
+    """REBA/RULA upper-arm score from elevation (1 up to 20°, 2 up to 45°, 3 up to 90°, 4 beyond);
+    1 when the arm is not seen."""
+    if elevation_deg is None or elevation_deg <= 20.0:
+        return 1
+    if elevation_deg <= 45.0:
+        return 2
+    if elevation_deg <= 90.0:
+        return 3
+    return 4
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One person's measurements in one frame; drops are in torso lengths of `scale_px`, None when
+    the joints are not seen."""
+
+    hip: Point  # hip centre, pixels
+    shoulder: Point  # shoulder centre, pixels
+    hip_norm: Point  # hip centre, normalised to the frame (for zones)
+    torso_px: float  # this frame's shoulder-centre to hip-centre distance
+    scale_px: float  # the torso length used as unit (the track's reference, at least torso_px)
+    trunk_deg: float  # trunk angle from vertical
+    ankle_drop_tl: float | None  # ankles below the hip centre
+    knee_drop_tl: float | None  # knees below the hip centre
+    shin_drop_tl: float | None  # ankles below the knees
+    leg_score: float  # lowest score among the knees and ankles used
+    arm_left_deg: float | None  # upper-arm elevation
+    arm_right_deg: float | None
+    score: float  # mean score of the four torso joints
+
+    @property
+    def arm_deg(self) -> float | None:
+        """The more raised upper arm (None if neither is seen)."""
+        seen = [a for a in (self.arm_left_deg, self.arm_right_deg) if a is not None]
+        return max(seen) if seen else None
+
+
+def torso_length_px(kp: PixelKeypoints, min_score: float) -> float | None:
+    """Shoulder-centre to hip-centre distance in pixels, None when the torso is not seen."""
+    shoulder = midpoint(kp, L_SHOULDER, R_SHOULDER, min_score)
+    hip = midpoint(kp, L_HIP, R_HIP, min_score)
+    if shoulder is None or hip is None:
+        return None
+    length = distance(shoulder, hip)
+    return length if length >= MIN_TORSO_PX else None
+
+
+def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale_px: float) -> Body | None:
+    """Measure a person; None when a shoulder and a hip are not seen (no torso, no scale)."""
+    shoulder = midpoint(kp, L_SHOULDER, R_SHOULDER, min_score)
+    hip = midpoint(kp, L_HIP, R_HIP, min_score)
+    if shoulder is None or hip is None:
+        return None
+    torso = distance(shoulder, hip)
+    if torso < MIN_TORSO_PX:
+        return None
+    scale = max(scale_px, torso)
+    knee = midpoint(kp, L_KNEE, R_KNEE, min_score)
+    ankle = midpoint(kp, L_ANKLE, R_ANKLE, min_score)
+    legs = [i for i in (L_KNEE, R_KNEE, L_ANKLE, R_ANKLE) if kp[i, 2] >= min_score]
+    return Body(
+        hip=hip,
+        shoulder=shoulder,
+        hip_norm=(hip[0] / width, hip[1] / height),
+        torso_px=torso,
+        scale_px=scale,
+        trunk_deg=angle_from_vertical_deg(hip, shoulder),
+        ankle_drop_tl=None if ankle is None else (ankle[1] - hip[1]) / scale,
+        knee_drop_tl=None if knee is None else (knee[1] - hip[1]) / scale,
+        shin_drop_tl=None if knee is None or ankle is None else (ankle[1] - knee[1]) / scale,
+        leg_score=float(kp[legs, 2].min()) if legs else 0.0,
+        arm_left_deg=upper_arm_elevation_deg(kp, "left", min_score),
+        arm_right_deg=upper_arm_elevation_deg(kp, "right", min_score),
+        score=float(kp[list(TORSO_JOINTS), 2].mean()),
+    )

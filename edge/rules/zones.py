@@ -1,0 +1,36 @@
+"""Zones: include/exclude polygons in normalised image coordinates, per rule. A person is judged by
+their hip centre (where a body rests on a bed or a bench)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from edge.rules.config import ZoneConfig
+from edge.rules.geometry import Point
+
+
+def inside(polygon: Sequence[tuple[float, float]], point: Point) -> bool:
+    """True when `point` is inside or on the edge of `polygon` (same coordinates)."""
+    contour = np.asarray(polygon, dtype=np.float32).reshape(-1, 1, 2)
+    return float(cv2.pointPolygonTest(contour, (float(point[0]), float(point[1])), False)) >= 0.0
+
+
+class ZoneFilter:
+    """Says whether a rule applies at a normalised point, and in which zones the point lies."""
+
+    def __init__(self, zones: Sequence[ZoneConfig]) -> None:
+        self.include = [z for z in zones if z.mode == "include"]
+        self.exclude = [z for z in zones if z.mode == "exclude"]
+
+    def applies(self, point: Point) -> bool:
+        """Inside an include zone (when there are any) and outside every exclude zone."""
+        if self.include and not any(inside(z.points, point) for z in self.include):
+            return False
+        return not any(inside(z.points, point) for z in self.exclude)
+
+    def names(self, point: Point) -> list[str]:
+        """Names of the include zones containing `point` (for event details)."""
+        return [z.name for z in self.include if inside(z.points, point)]
