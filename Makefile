@@ -23,6 +23,15 @@ $(BIN)/edge-pose: pyproject.toml
 
 venv: $(BIN)/edge-pose
 
+# The design card's runtime, tflite-runtime 2.14 (needs numpy<2), in its own venv: the runtime test
+# runs the same model through both runtimes and compares them.
+VENV_TFLITE := .venv-tflite
+$(VENV_TFLITE)/bin/edge-pose: pyproject.toml
+	$(PYTHON) -m venv $(VENV_TFLITE)
+	$(VENV_TFLITE)/bin/pip install --quiet --upgrade pip
+	$(VENV_TFLITE)/bin/pip install --quiet -e '.[tflite]'
+	@touch $@
+
 demo: venv
 	@mkdir -p $(DEMO_OUT)
 	$(BIN)/edge-pose replay $(DEMO_CLIP) --out $(DEMO_OUT)/messages.jsonl --annotate $(DEMO_OUT)
@@ -42,7 +51,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: venv deps
+unit: venv $(VENV_TFLITE)/bin/edge-pose deps
 	$(BIN)/pytest -q
 
 test: lint unit
