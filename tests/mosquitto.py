@@ -132,7 +132,9 @@ class Collector:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
-            self.messages.append(Received(msg.topic, msg.payload, bool(msg.retain), msg.qos, time.monotonic()))
+            self.messages.append(
+                Received(msg.topic, msg.payload, bool(msg.retain), msg.qos, time.monotonic())
+            )
             self._cond.notify_all()
 
     def snapshot(self, topic: str | None = None) -> list[Received]:
@@ -277,7 +279,11 @@ class Mosquitto:
     # --- clients --------------------------------------------------------------------------------
 
     def subscribe_collect(
-        self, topic: str = "#", username: str | None = None, persistent: bool = False, client_id: str | None = None
+        self,
+        topic: str = "#",
+        username: str | None = None,
+        persistent: bool = False,
+        client_id: str | None = None,
     ) -> Collector:
         """A subscriber on `topic` (QoS 1) that collects what it receives; closed by `stop()`."""
         if self.secure and username is None:

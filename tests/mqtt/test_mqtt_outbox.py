@@ -1,0 +1,67 @@
+"""The on-disk outbox on a real SQLite file: order, persistence, bounds, bad files."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.errors import EdgeError
+from edge.publish.outbox import Outbox
+
+
+def test_rows_come_back_in_commit_order_and_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "outbox.sqlite"  # parent created on demand
+    box = Outbox(path)
+    ids = [box.add("t/event", f'{{"n":{i}}}') for i in range(5)]
+    assert ids == sorted(ids)
+    box.delete(ids[:2])
+    box.close()
+    again = Outbox(path)
+    rows = again.after(0, 10)
+    assert [r.payload for r in rows] == ['{"n":2}', '{"n":3}', '{"n":4}']
+    assert [r.qos for r in rows] == [1, 1, 1]
+    assert again.after(rows[0].id, 1)[0].payload == '{"n":3}'
+    # ids never go backwards, even once the table is empty (AUTOINCREMENT): send order across restarts
+    again.delete(r.id for r in rows)
+    assert again.depth() == 0
+    assert again.add("t/event", "{}") > ids[-1]
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_bounds_drop_oldest_and_expired_and_count_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = Outbox(tmp_path / "o.sqlite", max_events=5, max_age_s=60)
+    for i in range(8):
+        box.add("t", f'{{"n":{i}}}')
+    with caplog.at_level(logging.WARNING):
+        assert box.prune() == 3
+    assert [r.payload for r in box.after(0, 10)] == [f'{{"n":{i}}}' for i in range(3, 8)]
+    assert "dropped the 3 oldest" in caplog.text
+    assert box.prune(now=time.time() + 61) == 5  # all expired
+    assert box.dropped == 8
+    assert "older than 60 s" in caplog.text
+
+
+def test_corrupt_file_is_moved_aside_and_a_fresh_outbox_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.ERROR):
+        box = Outbox(path)
+    box.add("t", "{}")
+    assert box.depth() == 1
+    aside = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not")
+    assert "not a usable outbox" in caplog.text
+
+
+def test_a_path_that_is_a_directory_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(EdgeError, match=r"dir\.sqlite"):
+        Outbox(tmp_path / "dir.sqlite")
