@@ -5,6 +5,7 @@ message in full (keypoints shortened) so the payload shape is visible."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,7 +30,14 @@ def main(path: str) -> int:
         for pose in sample["payload"]["poses"]:
             pose["keypoints"] = [*pose["keypoints"][:3], f"... {len(pose['keypoints']) - 3} more"]
         print("\nOne of them, as it would be published:")
-        print(json.dumps(sample, indent=2))
+        text = json.dumps(sample, indent=2)
+        # Keep number lists (keypoints, bbox) on one line each.
+        text = re.sub(
+            r"\[\s+([^\[\]{}\"]+?)\s+\]",
+            lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
+            text,
+        )
+        print(text)
     annotated = sorted(Path(path).parent.glob("*.mp4")) + sorted(Path(path).parent.glob("*.png"))
     for f in annotated:
         print(f"\nAnnotated video to look at: {f}")

@@ -24,7 +24,6 @@ def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None
     """A copy of `image` (BGR) with each pose's skeleton, box and track id, and the crop region."""
     out = image.copy()
     h, w = out.shape[:2]
-    thickness = max(1, round(max(h, w) / 400))
     if region is not None:
         p0 = (round(region.x_min * w), round(region.y_min * h))
         p1 = (round(region.x_max * w), round(region.y_max * h))
@@ -34,23 +33,21 @@ def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None
         kps = pose.keypoints[list(to_coco17(pose.layout))]
         pts = np.stack([kps[:, 0] * w, kps[:, 1] * h], axis=1).round().astype(int)
         ok = kps[:, 2] >= MIN_DRAW_SCORE
+        # Line and dot sizes follow the person's size, so small people far away stay visible under them.
+        person_px = max((pose.bbox[3] - pose.bbox[1]) * h, (pose.bbox[2] - pose.bbox[0]) * w, 1.0)
+        thickness = int(np.clip(person_px / 80, 1, 6))
+        radius = int(np.clip(person_px / 60, 1, 8))
         for a, b in COCO17_EDGES:
             if ok[a] and ok[b]:
-                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, thickness + 1, cv2.LINE_AA)
+                cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, thickness, cv2.LINE_AA)
         for i in np.flatnonzero(ok):
-            cv2.circle(out, tuple(pts[i]), thickness + 2, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(out, tuple(pts[i]), thickness + 1, colour, -1, cv2.LINE_AA)
+            cv2.circle(out, tuple(pts[i]), radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(out, tuple(pts[i]), radius, colour, -1, cv2.LINE_AA)
         x0, y0 = round(pose.bbox[0] * w), round(pose.bbox[1] * h)
         label = f"#{pose.track_id} {pose.score:.2f}" if pose.track_id is not None else f"{pose.score:.2f}"
+        scale = max(0.35, min(w, h) / 900)
         cv2.putText(
-            out,
-            label,
-            (x0, max(12, y0 - 4)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4 * thickness + 0.1,
-            colour,
-            thickness,
-            cv2.LINE_AA,
+            out, label, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA
         )
     return out
 
