@@ -401,7 +401,9 @@ def validate(document: Any, path: str) -> AppConfig:
     try:
         return AppConfig.model_validate(document)
     except ValidationError as exc:
-        lines = [f"{path}: {_key_path(tuple(e['loc']))}: {_describe(e)}" for e in exc.errors()]
+        # An unknown key first: a misspelt key also shows up as the missing key it was meant to be.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        lines = [f"{path}: {_key_path(tuple(e['loc']))}: {_describe(e)}" for e in errors]
         raise ConfigError("\n".join(lines)) from None
 
 
