@@ -47,6 +47,7 @@ EVENT_QOS = 1
 EVENT_WINDOW = 100  # outbox rows sent but not yet acknowledged at any time (paho sends 20 at once)
 OUTBOX_IDLE_S = 1.0  # the outbox thread wakes at least this often (pruning, missed wake-ups)
 OUTBOX_PRUNE_INTERVAL_S = 10.0  # how often the size/age bounds are applied
+OUTBOX_SYNC_INTERVAL_S = 1.0  # new outbox rows are fsynced (power-cut safe) within about this long
 CLOSE_POLL_S = 0.05
 # CONNACK reason codes that mean the credentials or the ACL are wrong (MQTT 5: 0x86, 0x87; paho maps
 # MQTT 3.1.1 return codes 4 and 5 onto the same values).
@@ -278,8 +279,6 @@ class MqttPublisher:
     @property
     def outbox_depth(self) -> int:
         """Events committed but not yet acknowledged by the broker."""
-        if self._closed:
-            return 0
         return self._outbox.depth()
 
     @property
@@ -449,6 +448,7 @@ class MqttPublisher:
         generation = -1
         last_sent = 0
         next_prune = time.monotonic() + OUTBOX_PRUNE_INTERVAL_S
+        next_sync = time.monotonic() + OUTBOX_SYNC_INTERVAL_S
         while not self._stopping.is_set():
             self._wake.wait(OUTBOX_IDLE_S)
             self._wake.clear()
@@ -458,6 +458,9 @@ class MqttPublisher:
                         generation, last_sent = self._generation, 0
                         inflight.clear()
                 self._take_acks(inflight, generation)
+                if time.monotonic() >= next_sync:
+                    self._outbox.sync()
+                    next_sync = time.monotonic() + OUTBOX_SYNC_INTERVAL_S
                 if time.monotonic() >= next_prune:
                     self._outbox.prune()
                     next_prune = time.monotonic() + OUTBOX_PRUNE_INTERVAL_S

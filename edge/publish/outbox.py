@@ -1,10 +1,13 @@
 """The on-disk event outbox: an event is committed here before it is handed to MQTT and deleted only
 after the broker acknowledged it, so neither a broker outage nor a crash of the daemon loses it.
 
-SQLite in WAL mode (stdlib `sqlite3`): one small INSERT per event on the frame thread; the MQTT
-sender thread reads the backlog in order and deletes acknowledged rows in batches. Row ids come from
-AUTOINCREMENT, so they never go backwards, even after the table was emptied: the id is the send order.
-Bounded by row count and age; what the bounds drop is counted and logged, never silent."""
+SQLite in WAL mode (stdlib `sqlite3`) with two connections: the frame thread's, which only INSERTs
+(a commit into the WAL, no fsync: a crash of the process loses nothing once `add` returned), and the
+worker's (the MQTT sender thread: reads the backlog in order, deletes acknowledged rows in batches,
+applies the bounds, and calls `sync` about once a second, which checkpoints and so fsyncs the WAL:
+a power cut loses at most the events of the last second). Row ids come from AUTOINCREMENT, so they
+never go backwards, even after the table was emptied: the id is the send order. Bounded by row count
+and age; what the bounds drop is counted and logged, never silent."""
 
 from __future__ import annotations
 
@@ -52,25 +55,23 @@ class OutboxRow:
 
 
 class Outbox:
-    """A durable FIFO of messages waiting for a broker acknowledgement. Thread-safe (one connection
-    behind a lock: SQLite serialises writers anyway).
+    """A durable FIFO of messages waiting for a broker acknowledgement. `add` is for the frame thread;
+    every other method for one worker thread (each side has its own connection and lock)."""
 
-    `synchronous="FULL"` (default) fsyncs the WAL on every commit so an event survives a power cut as
-    well as a crash; "NORMAL" survives a crash of the process but not of the machine."""
-
-    def __init__(
-        self, path: Path, max_events: int = 10000, max_age_s: float = 7 * 86400, synchronous: str = "FULL"
-    ) -> None:
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+    def __init__(self, path: Path, max_events: int = 10000, max_age_s: float = 7 * 86400) -> None:
         self.path = Path(path)
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.dropped = 0  # rows removed by the size/age bounds since start
-        self._lock = threading.Lock()
-        self._db = self._open(synchronous)
+        self._frame_lock = threading.Lock()
+        self._worker_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._worker = self._open()
+        self._frame = self._connect()
+        self._depth = int(self._worker.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        self._dirty = False
 
-    def _open(self, synchronous: str) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -78,7 +79,7 @@ class Outbox:
                 f"{self.path.parent}: cannot create the outbox directory: {exc.strerror}"
             ) from None
         try:
-            return self._connect(synchronous)
+            return self._connect()
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
                 raise OutboxError(f"{self.path}: cannot open the outbox: {exc}") from None
@@ -90,13 +91,13 @@ class Outbox:
                 src = Path(f"{self.path}{suffix}")
                 if src.exists():
                     src.rename(f"{aside}{suffix}")
-            return self._connect(synchronous)
+            return self._connect()
 
-    def _connect(self, synchronous: str) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL commits without fsync; `sync` makes them durable
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, OUTBOX_FORMAT):
                 raise sqlite3.DatabaseError(f"outbox format {version}, expected {OUTBOX_FORMAT}")
@@ -109,17 +110,20 @@ class Outbox:
 
     def add(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> int:
         """Commit one message; returns its row id (the send order). The one call on the frame path."""
-        with self._lock:
-            cur = self._db.execute(
+        with self._frame_lock:
+            cur = self._frame.execute(
                 "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
                 (time.time(), topic, payload, qos, int(retain)),
             )
+        with self._count_lock:
+            self._depth += 1
+            self._dirty = True
         return int(cur.lastrowid or 0)
 
     def after(self, row_id: int, limit: int) -> list[OutboxRow]:
         """Up to `limit` rows with an id greater than `row_id`, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._worker_lock:
+            rows = self._worker.execute(
                 "SELECT id, created, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
                 (row_id, limit),
             ).fetchall()
@@ -130,32 +134,47 @@ class Outbox:
         ids = [(i,) for i in row_ids]
         if not ids:
             return
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._worker_lock:
+            self._worker.execute("BEGIN")
             try:
-                self._db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+                removed = self._worker.executemany("DELETE FROM outbox WHERE id = ?", ids).rowcount
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._worker.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            self._worker.execute("COMMIT")
+        with self._count_lock:
+            self._depth -= max(0, removed)
 
     def depth(self) -> int:
-        """How many messages wait for an acknowledgement."""
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        """How many messages wait for an acknowledgement (a counter: cheap from any thread)."""
+        with self._count_lock:
+            return self._depth
+
+    def sync(self) -> None:
+        """Make every committed row durable against a power cut (checkpoint: fsyncs the WAL), if any
+        was added since the last call. Called by the worker about once a second."""
+        with self._count_lock:
+            dirty, self._dirty = self._dirty, False
+        if dirty:
+            with self._worker_lock:
+                self._worker.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def prune(self, now: float | None = None) -> int:
         """Apply the bounds: drop rows older than `max_age_s`, then the oldest beyond `max_events`.
         Returns how many were dropped (also added to `dropped` and logged as a warning)."""
         now = time.time() if now is None else now
-        with self._lock:
-            old = self._db.execute("DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)).rowcount
-            count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        with self._worker_lock:
+            old = self._worker.execute(
+                "DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)
+            ).rowcount
+            count = int(self._worker.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
             excess = max(0, count - self.max_events)
             if excess:
-                self._db.execute(
+                self._worker.execute(
                     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (excess,)
                 )
+        with self._count_lock:
+            self._depth -= old + excess
         if old:
             logger.warning("outbox %s: dropped %d event(s) older than %.0f s", self.path, old, self.max_age_s)
         if excess:
@@ -169,6 +188,9 @@ class Outbox:
         return old + excess
 
     def close(self) -> None:
-        """Close the file (rows stay for the next start)."""
-        with self._lock:
-            self._db.close()
+        """Checkpoint and close the file (rows stay for the next start)."""
+        with self._frame_lock:
+            self._frame.close()
+        with self._worker_lock:
+            self._worker.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._worker.close()
