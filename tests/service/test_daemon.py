@@ -1,0 +1,95 @@
+"""`edge-pose run` as a real process against a real Mosquitto, the real model and a real clip:
+SIGTERM handling and a file source that disappears and comes back mid-run."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from conftest import DEMO_CLIP, NotifySocket, base_config, write_config
+from mosquitto import Mosquitto, Received
+
+
+def mqtt_config(broker: Mosquitto, device: str, tmp_path: Path, source: str, **camera: Any) -> dict[str, Any]:
+    config = base_config(
+        source,
+        camera=camera,
+        mqtt={"enabled": True, "host": broker.host, "port": broker.port, "stats_interval_s": 1.0},
+        outbox={"path": str(tmp_path / "outbox.sqlite")},
+        service={"status_interval_s": 0.5},
+    )
+    config["device"]["id"] = device
+    return config
+
+
+def payloads(messages: list[Received], name: str) -> list[Any]:
+    out = []
+    for m in messages:
+        if m.topic.endswith(f"/{name}"):
+            text = m.payload.decode()
+            out.append(json.loads(text) if text.startswith("{") else text)
+    return out
+
+
+def test_sigterm_stops_within_5s_and_publishes_stopped(
+    tmp_path: Path, mosquitto: Mosquitto, notify_socket: NotifySocket, start_daemon: Any
+) -> None:
+    device = f"cam-{uuid.uuid4().hex[:8]}"
+    sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
+    path = write_config(tmp_path / "c.yaml", mqtt_config(mosquitto, device, tmp_path, f"file:{DEMO_CLIP}"))
+    daemon = start_daemon(path, notify=notify_socket)
+    notify_socket.wait_for("READY", "1", timeout=60)
+    sub.wait_for(lambda ms: "online" in payloads(ms, "status") and len(payloads(ms, "pose")) >= 3, timeout=20)
+    sub.wait_for(lambda ms: len(payloads(ms, "stats")) >= 1, timeout=10)
+    stats = payloads(sub.snapshot(), "stats")[-1]
+    assert (
+        stats["camera_state"] == "streaming" and stats["frames"] > 0 and stats["model"] == "movenet_lightning"
+    )
+
+    code, took = daemon.terminate()
+    assert code == 0, daemon.log()
+    assert took < 5.0, took
+    print(f"SIGTERM → exit 0 in {took:.2f} s")
+    sub.wait_for(lambda ms: payloads(ms, "status")[-1:] == ["stopped"], timeout=5)
+    # the retained status a dashboard sees when it connects later is `stopped`, not the `offline` will
+    late = mosquitto.subscribe_collect(f"edge-pose/{device}/status")
+    retained = late.wait_for(lambda ms: len(ms) >= 1, timeout=5)
+    assert retained[0].payload == b"stopped" and retained[0].retain
+    log = daemon.log()
+    assert "SIGTERM received: stopping" in log and "stopped in" in log
+    assert "Traceback" not in log
+    assert notify_socket.wait_for("STOPPING", "1", timeout=1)
+
+
+def test_file_source_removed_mid_run_is_reopened_when_it_returns(
+    tmp_path: Path, mosquitto: Mosquitto, notify_socket: NotifySocket, start_daemon: Any, short_clip: Path
+) -> None:
+    device = f"cam-{uuid.uuid4().hex[:8]}"
+    sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
+    config = mqtt_config(
+        mosquitto, device, tmp_path, f"file:{short_clip}", loop=True, reopen_min_s=0.2, reopen_max_s=0.5
+    )
+    daemon = start_daemon(write_config(tmp_path / "c.yaml", config), notify=notify_socket)
+    notify_socket.wait_for("READY", "1", timeout=60)
+    sub.wait_for(lambda ms: len(payloads(ms, "pose")) >= 3, timeout=20)
+
+    away = short_clip.with_suffix(".away")
+    short_clip.rename(away)  # the "camera" is unplugged; at the end of the current pass it cannot reopen
+    deadline = time.monotonic() + 10
+    while "camera reconnecting" not in notify_socket.messages[-1][1].get("STATUS", ""):
+        assert time.monotonic() < deadline, daemon.log()
+        time.sleep(0.1)
+    time.sleep(1.5)  # stays away for several back-off rounds
+    assert daemon.proc.poll() is None, daemon.log()
+    before = max(p["frame"] for p in payloads(sub.snapshot(), "pose"))
+    away.rename(short_clip)  # plugged back in
+
+    sub.wait_for(lambda ms: max(p["frame"] for p in payloads(ms, "pose")) > before + 5, timeout=15)
+    assert daemon.proc.poll() is None
+    log = daemon.log()
+    assert "streaming → reconnecting" in log and "reopened" in log and "reconnecting → streaming" in log
+    code, _ = daemon.terminate()
+    assert code == 0
