@@ -3,12 +3,13 @@ back-ends; picamera2 (absent off a Pi) through a fake module that speaks its API
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -85,7 +86,7 @@ def test_file_source_loops_on_a_continuous_timeline(short_clip: Path) -> None:
         stamps.append(item.timestamp_ns)
     source.close()
     assert source.passes == 2
-    assert all(b - a == 100_000_000 for a, b in zip(stamps, stamps[1:], strict=False))  # 10 fps, no jump
+    assert all(b - a == 100_000_000 for a, b in itertools.pairwise(stamps))  # 10 fps, no jump
 
 
 def test_file_source_played_once_finishes(short_clip: Path) -> None:
@@ -170,8 +171,8 @@ def test_unreachable_rtsp_camera_retries(tmp_path: Path) -> None:
 class FakePicamera2:
     """Records the configuration and returns I420 frames padded to a stride, like picamera2."""
 
-    instances: list[FakePicamera2] = []
-    image: np.ndarray[Any, Any]
+    instances: ClassVar[list[FakePicamera2]] = []
+    image: ClassVar[np.ndarray[Any, Any]]
 
     def __init__(self, camera_num: int = 0) -> None:
         self.camera_num = camera_num
