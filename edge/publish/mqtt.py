@@ -192,7 +192,6 @@ class MqttPublisher:
         self._started = False
         self._closing = False
         self._failures = 0  # consecutive failed connection attempts
-        self._waited_before_attempt = 0  # 1 after a lost connection: paho waits once before retrying
         self._down_since: float | None = None
         self._inflight = 0
         self._client = self._make_client()
@@ -208,9 +207,7 @@ class MqttPublisher:
         self._outbox.prune()
         depth = self._outbox.depth()
         if depth:
-            logger.info(
-                "outbox %s: %d event(s) from an earlier run wait to be sent", self._outbox.path, depth
-            )
+            logger.info("outbox %s: %d event(s) wait to be sent", self._outbox.path, depth)
         self._sender.start()
         s = self.settings
         logger.info("MQTT connecting to %s:%d as %s (MQTT %s)", s.host, s.port, self.client_id, s.protocol)
@@ -345,7 +342,6 @@ class MqttPublisher:
             logger.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
         self._down_since = None
         self._failures = 0
-        self._waited_before_attempt = 0
         self._counters.add("connects")
         client.publish(self.status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True)
         with self._alarm_lock:
@@ -365,14 +361,17 @@ class MqttPublisher:
         self._note_failure(_describe_connect_error(sys.exc_info()[1]))
 
     def _note_failure(self, reason: str) -> None:
-        """One log line per failed attempt, with the wait paho will apply before the next one."""
+        """One log line per failed attempt (paho retries with doubling waits up to reconnect_max_s)."""
         self._failures += 1
         self._counters.add("connect_failures")
         s = self.settings
-        exponent = self._failures - 1 + self._waited_before_attempt
-        delay = min(max(1, round(s.reconnect_min_s)) * 2**exponent, round(s.reconnect_max_s))
         logger.warning(
-            "MQTT %s:%d: %s; retrying in %d s (attempt %d)", s.host, s.port, reason, delay, self._failures
+            "MQTT %s:%d: %s; attempt %d failed, retrying with back-off (up to %.0f s)",
+            s.host,
+            s.port,
+            reason,
+            self._failures,
+            s.reconnect_max_s,
         )
 
     def _on_disconnect(
@@ -390,7 +389,6 @@ class MqttPublisher:
             return
         if was_connected:
             self._down_since = time.monotonic()
-            self._waited_before_attempt = 1
             logger.warning(
                 "MQTT connection to %s:%d lost (%s); events wait in the outbox, reconnecting",
                 self.settings.host,
