@@ -65,6 +65,10 @@ models-verify:
 clean:
 	rm -rf $(VENV) build out .mypy_cache .ruff_cache .pytest_cache
 
+# 10-minute run of `edge-pose run` on the looping demo clip with a real broker: RSS, frames, READY time.
+soak: venv deps
+	$(BIN)/python tests/service/soak.py --minutes 10
+
 # What the smart crop and the filter earn, on ../shared/data (figures in docs/accuracy.md).
 eval: venv
 	$(BIN)/python docs/eval/crop_and_filter.py
