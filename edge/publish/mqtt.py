@@ -172,6 +172,11 @@ class MqttPublisher:
     def __init__(self, settings: MqttSettings) -> None:
         if settings.protocol not in ("5", "3.1.1"):
             raise ConfigError(f"mqtt.protocol: {settings.protocol!r} is not one of '5', '3.1.1'")
+        if not settings.device or any(c in settings.device for c in "+#/\0"):
+            raise ConfigError(f"device.id: {settings.device!r} cannot be an MQTT topic level")
+        prefix = settings.topic_prefix
+        if not prefix or prefix.strip("/") != prefix or any(c in prefix for c in "+#\0"):
+            raise ConfigError(f"mqtt.topic_prefix: {prefix!r} cannot start MQTT topics")
         self.settings = settings
         self.client_id = settings.client_id or f"edge-pose-{settings.device}"
         self.status_topic = topic(settings.topic_prefix, settings.device, "status")

@@ -13,8 +13,9 @@ import pytest
 from mosquitto import Mosquitto
 from mqtt_helpers import event, validate
 
+from edge.errors import ConfigError
 from edge.publish.messages import Message, topic
-from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.mqtt import MqttPublisher, MqttSettings, TlsSettings
 from edge.publish.stats import StatsSnapshot, read_cpu_temp_c, stats_message
 
 
@@ -203,3 +204,22 @@ def test_alarm_state_follows_open_events_across_tracks(
     assert [x.payload for x in sub.snapshot()] == [b"OFF", b"ON", b"OFF"]
     for x in msgs:
         validate("alarm", x.payload.decode())
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"device": "cam/1"}, "device.id"),
+        ({"device": "cam+"}, "device.id"),
+        ({"topic_prefix": "edge-pose/#"}, "mqtt.topic_prefix"),
+        ({"topic_prefix": "/edge-pose"}, "mqtt.topic_prefix"),
+        ({"protocol": "4"}, "mqtt.protocol"),
+        ({"tls": TlsSettings(ca_file=Path("/nonexistent/ca.crt"))}, "mqtt.tls.ca_file"),
+    ],
+)
+def test_bad_settings_are_one_line_config_errors(
+    tmp_path: Path, settings: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
+        MqttPublisher(MqttSettings(outbox_path=tmp_path / "o.sqlite", **settings))  # type: ignore[arg-type]
+    assert "\n" not in str(info.value) and info.value.exit_code == 78
