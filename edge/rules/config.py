@@ -51,6 +51,13 @@ class PostureConfig(_Strict):
         le=1.0,
         description="keypoints scoring below this are treated as not seen (tfjs MoveNet: 0.2)",
     )
+    min_torso_score: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="mean score of the shoulders and hips needed to call a person down (a doubtful reading of "
+        "someone bent over close to the camera looks like lying)",
+    )
     lying_trunk_deg: float = Field(
         60.0,
         ge=30.0,
@@ -205,6 +212,13 @@ class RulesConfig(_Strict):
         le=60.0,
         description="a track unseen (or without a readable torso) this long (s) is dropped and its events end "
         "(tfjs tracker maxAge: 1 s)",
+    )
+    handover_radius_tl: float = Field(
+        1.5,
+        ge=0.0,
+        le=10.0,
+        description="a new track id whose hip centre is this close (TL) to a track lost under max_absence_s ago "
+        "takes over its state and open events (a single-pose model gives a new id after every miss); 0: off",
     )
     reference_window_s: float = Field(
         3.0,

@@ -17,7 +17,16 @@ import numpy as np
 from edge.rules.config import RulesConfig
 from edge.rules.event import Event
 from edge.rules.fall import FallRule
-from edge.rules.geometry import measure, to_pixels, torso_length_px
+from edge.rules.geometry import (
+    L_HIP,
+    R_HIP,
+    PixelKeypoints,
+    distance,
+    measure,
+    midpoint,
+    to_pixels,
+    torso_length_px,
+)
 from edge.rules.person_down import PersonDownRule
 from edge.rules.repetitive_motion import RepetitiveMotionRule
 from edge.rules.rule import TrackRule
@@ -35,6 +44,8 @@ UNTRACKED_ID = 0  # poses without a track id (a single-pose model without tracki
 class _Track:
     rules: list[tuple[ZoneFilter, TrackRule]]
     last_seen: float
+    hip: tuple[float, float] = (0.0, 0.0)  # last hip centre, pixels
+    scale_px: float = 0.0  # last reference torso length
     torso: deque[tuple[float, float]] = field(default_factory=deque)  # (ts, torso px)
 
 
@@ -86,6 +97,7 @@ class RulesEngine:
         self._last_ts, self._last_frame = ts, frame.index
         min_score = self.config.posture.min_keypoint_score
         seen: set[int] = set()
+        present = {p.track_id if p.track_id is not None else UNTRACKED_ID for p in poses}
         for pose in poses:
             track_id = pose.track_id if pose.track_id is not None else UNTRACKED_ID
             if track_id in seen:
@@ -100,7 +112,8 @@ class RulesEngine:
             seen.add(track_id)
             track = self._tracks.get(track_id)
             if track is None:
-                track = self._tracks[track_id] = self._new_track(track_id, ts)
+                track = self._handover(track_id, kp, present) or self._new_track(track_id, ts)
+                self._tracks[track_id] = track
             track.last_seen = ts
             track.torso.append((ts, torso))
             while ts - track.torso[0][0] > self.config.reference_window_s:
@@ -109,12 +122,35 @@ class RulesEngine:
             body = measure(kp, frame.width, frame.height, min_score, scale)
             if body is None:
                 continue
+            track.hip, track.scale_px = body.hip, body.scale_px
             for zones, rule in track.rules:
                 events += rule.update(body, zones.applies(body.hip_norm), frame.index, ts)
         for track_id in sorted(set(self._tracks) - seen):
             if ts - self._tracks[track_id].last_seen > self.config.max_absence_s:
                 events += self._drop(track_id, frame.index, ts, "lost")
         return events
+
+    def _handover(self, track_id: int, kp: PixelKeypoints, present: set[int]) -> _Track | None:
+        """The state of the nearest track not seen in this frame whose last hip centre lies within
+        handover_radius_tl of this new track's, re-keyed to `track_id`; None if there is none."""
+        radius = self.config.handover_radius_tl
+        hip = midpoint(kp, L_HIP, R_HIP, self.config.posture.min_keypoint_score)
+        if radius <= 0.0 or hip is None:
+            return None
+        best: tuple[float, int] | None = None
+        for old_id, old in self._tracks.items():
+            if old_id in present or old.scale_px <= 0.0:
+                continue
+            d = distance(hip, old.hip) / old.scale_px
+            if d <= radius and (best is None or d < best[0]):
+                best = (d, old_id)
+        if best is None:
+            return None
+        track = self._tracks.pop(best[1])
+        for _, rule in track.rules:
+            rule.rename(track_id)
+        logger.debug("track %d continues as track %d (%.2f TL away)", best[1], track_id, best[0])
+        return track
 
     def _drop(self, track_id: int, frame: int, ts: float, reason: str) -> list[Event]:
         track = self._tracks.pop(track_id)

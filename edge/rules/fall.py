@@ -55,10 +55,10 @@ class Impact:
         }
 
 
-def find_impact(samples: list[_Sample], cfg: FallConfig, lying_now: bool) -> Impact | None:
+def find_impact(samples: list[_Sample], cfg: FallConfig, lying_deg: float) -> Impact | None:
     """The fastest qualifying descent ending at the last sample: from some earlier sample within the
-    window the hip centre dropped ≥ min_descent_tl at ≥ min_descent_speed_tl_s while the trunk turned
-    by ≥ min_trunk_turn_deg (or the person is now lying)."""
+    window, taken while the person was not lying (trunk under `lying_deg`), the hip centre dropped
+    ≥ min_descent_tl at ≥ min_descent_speed_tl_s while the trunk turned by ≥ min_trunk_turn_deg."""
     if len(samples) < 2:
         return None
     now = samples[-1]
@@ -75,7 +75,7 @@ def find_impact(samples: list[_Sample], cfg: FallConfig, lying_now: bool) -> Imp
         turn = now.trunk_deg - min_trunk
         if descent < cfg.min_descent_tl or speed < cfg.min_descent_speed_tl_s:
             continue
-        if turn < cfg.min_trunk_turn_deg and not lying_now:
+        if turn < cfg.min_trunk_turn_deg or earlier.trunk_deg >= lying_deg:
             continue
         if best is None or speed > best.speed_tl_s:
             best = Impact(now.ts, descent, speed, turn, now.trunk_deg, dt)
@@ -118,7 +118,7 @@ class FallRule:
             logger.debug("track %d: descent at %.2f s not confirmed", self.track_id, self.impact.ts)
             self.impact = None
         if applies:
-            found = find_impact(list(self.samples), self.cfg, posture.lying(body, self.posture))
+            found = find_impact(list(self.samples), self.cfg, self.posture.lying_trunk_deg)
             if found is not None and (self.impact is None or found.speed_tl_s > self.impact.speed_tl_s):
                 if self.impact is None:
                     self.confirm = Sustained(self.cfg.confirm_s, CONFIRM_GAP_S)
@@ -160,6 +160,12 @@ class FallRule:
         if is_down and self.open.update_due(ts, self.update_s):
             return [self.open.update(frame, ts, body.score, self._details(body, ts))]
         return []
+
+    def rename(self, track_id: int) -> None:
+        """Continue under a new track id."""
+        self.track_id = track_id
+        if self.open is not None:
+            self.open.track_id = track_id
 
     def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
         """End the open event, if any."""

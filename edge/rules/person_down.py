@@ -67,6 +67,12 @@ class PersonDownRule:
                 events.append(self.open.update(frame, ts, body.score, self._details(body, ts)))
         return events
 
+    def rename(self, track_id: int) -> None:
+        """Continue under a new track id."""
+        self.track_id = track_id
+        if self.open is not None:
+            self.open.track_id = track_id
+
     def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
         """End the open event, if any (the person left the view or the input ended)."""
         if self.open is None or self._last is None:

@@ -35,7 +35,10 @@ def sitting_on_floor(body: Body, cfg: PostureConfig) -> bool:
 
 
 def down(body: Body, cfg: PostureConfig) -> bool:
-    """Lying (or, when configured, sitting on the floor): what person_down and fall confirmation look for."""
+    """Lying (or, when configured, sitting on the floor), read with confidence: what person_down and fall
+    confirmation look for."""
+    if body.score < cfg.min_torso_score:
+        return False
     return lying(body, cfg) or (cfg.sitting_counts_as_down and sitting_on_floor(body, cfg))
 
 

@@ -78,6 +78,12 @@ class RepetitiveMotionRule:
             return [self.open.update(frame, ts, body.score, self._details(ts))]
         return []
 
+    def rename(self, track_id: int) -> None:
+        """Continue under a new track id."""
+        self.track_id = track_id
+        if self.open is not None:
+            self.open.track_id = track_id
+
     def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
         """End the open event, if any."""
         if self.open is None or self._last is None:

@@ -17,6 +17,10 @@ class TrackRule(Protocol):
         """Advance on one frame; returns the events it caused."""
         ...
 
+    def rename(self, track_id: int) -> None:
+        """The track continues under a new id (handover): later messages carry it."""
+        ...
+
     def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
         """The track is gone (or the input ended): end any open event, with `reason` in its details."""
         ...

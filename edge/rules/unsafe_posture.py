@@ -100,6 +100,12 @@ class UnsafePostureRule:
                     )
         return events
 
+    def rename(self, track_id: int) -> None:
+        """Continue under a new track id."""
+        self.track_id = track_id
+        for event in self.open.values():
+            event.track_id = track_id
+
     def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
         """End every open posture event."""
         if self._last is None:
