@@ -11,6 +11,7 @@ from edge.pose.blazepose import DEFAULT_DETECTOR, BlazePose
 from edge.pose.fallback import DEFAULT_FALLBACK_MODEL, MAX_INVALID_FRAMES, FallbackEstimator
 from edge.pose.manifest import ModelSpec, find_model
 from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
+from edge.pose.movenet_multipose import MoveNetMultiPose
 from edge.pose.output_guard import OutputStats
 from edge.pose.smart_crop import CropRegion
 from edge.types import Frame, Pose
@@ -74,6 +75,8 @@ def load_estimator(
     spec = find_model(name, model_dir)
     if spec.family == "movenet_singlepose":
         return MoveNetSinglePose(spec, threads, single_pose)
+    if spec.family == "movenet_multipose":
+        return MoveNetMultiPose(spec, threads)
     if spec.family == "blazepose_landmark":
         detector = find_model(str(spec.raw.get("detector", DEFAULT_DETECTOR)), model_dir)
         return BlazePose(spec, detector, threads)
