@@ -36,6 +36,7 @@ from edge.pose.smart_crop import CropRegion
 from edge.publish.messages import Message
 from edge.publish.mqtt import MqttPublisher, MqttSettings, TlsSettings
 from edge.publish.stats import StatsSnapshot, read_cpu_temp_c, stats_message
+from edge.rules.engine import RulesEngine
 from edge.service.metrics import FrameMetrics
 from edge.service.notify import Notifier, watchdog_interval_s
 from edge.service.watchdog import Watchdog
@@ -304,7 +305,10 @@ class Daemon:
         started = time.monotonic()
         estimator = self._load_estimator()
         pipeline = Pipeline(
-            estimator, device=self.config.device.id, topic_prefix=self.config.mqtt.topic_prefix
+            estimator,
+            device=self.config.device.id,
+            topic_prefix=self.config.mqtt.topic_prefix,
+            rules=RulesEngine(self.config.rules),
         )
         self.publisher = (
             MqttPublisher(mqtt_settings(self.loaded)) if self.config.mqtt.enabled else NullPublisher()
@@ -358,6 +362,8 @@ class Daemon:
                 logger.info("%s", self.status_line())
         if watchdog is not None:
             watchdog.stop()
+        for message in pipeline.finish():  # open events end (and reach the outbox) before we stop
+            self.publisher.publish(message)
         return self._shutdown(estimator)
 
     def _shutdown(self, estimator: TimedEstimator) -> int:
