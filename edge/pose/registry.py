@@ -13,6 +13,7 @@ from edge.pose.manifest import ModelSpec, find_model
 from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
 from edge.pose.movenet_multipose import MoveNetMultiPose
 from edge.pose.output_guard import OutputStats
+from edge.pose.posenet import PoseNet
 from edge.pose.smart_crop import CropRegion
 from edge.types import Frame, Pose
 
@@ -77,6 +78,8 @@ def load_estimator(
         return MoveNetSinglePose(spec, threads, single_pose)
     if spec.family == "movenet_multipose":
         return MoveNetMultiPose(spec, threads)
+    if spec.family == "posenet":
+        return PoseNet(spec, threads)
     if spec.family == "blazepose_landmark":
         detector = find_model(str(spec.raw.get("detector", DEFAULT_DETECTOR)), model_dir)
         return BlazePose(spec, detector, threads)
