@@ -4,12 +4,14 @@ SIGTERM handling and a file source that disappears and comes back mid-run."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from conftest import DEMO_CLIP, NotifySocket, base_config, write_config
+from conftest import DEMO_CLIP, EDGE_POSE, NotifySocket, base_config, write_config
 from mosquitto import Mosquitto, Received
 
 
@@ -72,7 +74,9 @@ def test_file_source_removed_mid_run_is_reopened_when_it_returns(
     config = mqtt_config(
         mosquitto, device, tmp_path, f"file:{short_clip}", loop=True, reopen_min_s=0.2, reopen_max_s=0.5
     )
-    daemon = start_daemon(write_config(tmp_path / "c.yaml", config), notify=notify_socket)
+    daemon = start_daemon(
+        write_config(tmp_path / "c.yaml", config), notify=notify_socket, env={"WATCHDOG_USEC": "1000000"}
+    )
     notify_socket.wait_for("READY", "1", timeout=60)
     sub.wait_for(lambda ms: len(payloads(ms, "pose")) >= 3, timeout=20)
 
@@ -82,8 +86,11 @@ def test_file_source_removed_mid_run_is_reopened_when_it_returns(
     while "camera reconnecting" not in notify_socket.messages[-1][1].get("STATUS", ""):
         assert time.monotonic() < deadline, daemon.log()
         time.sleep(0.1)
-    time.sleep(1.5)  # stays away for several back-off rounds
+    gone_t = time.monotonic()
+    time.sleep(2.5)  # stays away for several back-off rounds
     assert daemon.proc.poll() is None, daemon.log()
+    # a camera being reopened is not a hung daemon: the watchdog is still fed (no restart loop)
+    assert len([t for t in notify_socket.times("WATCHDOG") if t > gone_t]) >= 3
     before = max(p["frame"] for p in payloads(sub.snapshot(), "pose"))
     away.rename(short_clip)  # plugged back in
 
@@ -93,3 +100,23 @@ def test_file_source_removed_mid_run_is_reopened_when_it_returns(
     assert "streaming → reconnecting" in log and "reopened" in log and "reconnecting → streaming" in log
     code, _ = daemon.terminate()
     assert code == 0
+
+
+def test_logs_carry_journald_priority_prefixes_when_stderr_is_the_journal(
+    tmp_path: Path, start_daemon: Any, short_clip: Path
+) -> None:
+    """Without systemd-python, lines sent to the journal stream start with `<N>` (sd-daemon(3))."""
+    config = base_config(f"file:{short_clip}", camera={"loop": False, "realtime": False})
+    log_path = tmp_path / "journal.log"
+    log_path.touch()
+    st = log_path.stat()
+    result = subprocess.run(
+        [str(EDGE_POSE), "run", "--config", str(write_config(tmp_path / "c.yaml", config))],
+        stderr=log_path.open("w"),
+        env={**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"},
+        timeout=60,
+    )
+    assert result.returncode == 0  # a non-looping file ends the run
+    lines = [line for line in log_path.read_text().splitlines() if line.startswith("<")]
+    assert any(line.startswith("<6>edge.service.daemon: ready") for line in lines), lines
+    assert any(line.startswith("<6>edge.capture.camera:") for line in lines)
