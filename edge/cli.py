@@ -9,13 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from edge import __version__
-from edge.commands import bench, check_config, eval_events, replay, run
+from edge.commands import bench, check_config, eval_events, models, replay, run
 from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
 
 # One entry per subcommand module (each has `register(subparsers)`).
-COMMANDS = [replay, run, check_config, eval_events, bench]
+COMMANDS = [replay, run, check_config, eval_events, bench, models]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from edge.annotate import Annotator
 from edge.capture.media_file import MediaInfo, probe, read_frames
 from edge.errors import InputError
 from edge.pipeline import Pipeline
+from edge.pose.fallback import DEFAULT_FALLBACK_MODEL
 from edge.pose.movenet import SinglePoseSettings
 from edge.pose.registry import DEFAULT_MODEL, create_estimator
 from edge.publish.jsonl import JsonlWriter
@@ -34,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files")
     p.add_argument("--out", required=True, metavar="FILE.jsonl", help="output file ('-' for stdout)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
+    p.add_argument(
+        "--fallback",
+        default=DEFAULT_FALLBACK_MODEL,
+        metavar="MODEL",
+        help="model that takes over if --model fails to load or keeps giving invalid output "
+        f"(default {DEFAULT_FALLBACK_MODEL}; 'none' to fail instead)",
+    )
     p.add_argument("--annotate", metavar="DIR", help="write skeletons drawn on the frames (PNG/MP4) here")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
     p.add_argument("--device", default="replay", help="device id used in topics and payloads")
@@ -68,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         None if args.no_rules else RulesEngine(load_rules_config(args.rules) if args.rules else RulesConfig())
     )
     settings = SinglePoseSettings(smart_crop=not args.no_smart_crop, filter=not args.no_filter)
-    estimator = create_estimator(args.model, threads=args.threads, single_pose=settings)
+    fallback = None if args.fallback.lower() == "none" else args.fallback
+    estimator = create_estimator(args.model, threads=args.threads, single_pose=settings, fallback=fallback)
     pipeline = Pipeline(estimator, device=args.device, topic_prefix=args.topic_prefix, rules=rules)
     frames = people = 0
     annotator = Annotator(args.annotate) if args.annotate else None
