@@ -266,6 +266,7 @@ def test_docs_describe_every_key(repo_dir: Path) -> None:
 def test_generated_reference_is_current(repo_dir: Path) -> None:
     """docs/config.example.yaml and the key table in docs/config.md are rendered from the models;
     after changing a key run `python -m edge.service.config_reference docs/config.example.yaml docs/config.md`."""
-    assert (repo_dir / "docs" / "config.example.yaml").read_text() == example_yaml()
+    fix = "regenerate: .venv/bin/python -m edge.service.config_reference docs/config.example.yaml docs/config.md"
+    assert (repo_dir / "docs" / "config.example.yaml").read_text() == example_yaml(), fix
     markdown = (repo_dir / "docs" / "config.md").read_text()
-    assert splice(markdown, reference_table()) == markdown
+    assert splice(markdown, reference_table()) == markdown, fix
