@@ -61,7 +61,9 @@ def counts(events: list[Event]) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(("name", "script", "expected", "postures"), CASES, ids=[c[0] for c in CASES])
-def test_sequence(name: str, script: Script, expected: dict[str, int], postures: set[str], fps: float) -> None:
+def test_sequence(
+    name: str, script: Script, expected: dict[str, int], postures: set[str], fps: float
+) -> None:
     events = run_script(script, fps)
     assert counts(events) == expected, [(e.type, e.state, e.ts, e.details) for e in events]
     assert {e.details["posture"] for e in starts(events, "unsafe_posture")} == postures
@@ -155,7 +157,7 @@ def test_include_zone_limits_the_rule(fps: float) -> None:
 def test_event_id_stable_across_start_update_end_and_unique() -> None:
     events = run_script([*GET_DOWN_SLOWLY, (45, LIE), *GET_UP], 5.0)
     down = [e for e in events if e.type == "person_down"]
-    assert [e.state for e in down][0] == "start" and [e.state for e in down][-1] == "end"
+    assert down[0].state == "start" and down[-1].state == "end"
     assert "update" in {e.state for e in down}
     assert len({e.id for e in down}) == 1
     assert {e.severity for e in down} == {"warning", "critical"}  # escalates after 30 s down
