@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import ssl
 import sys
 import threading
@@ -108,7 +109,8 @@ class _Counters:
                 "dropped_rate_limited",  # pose messages above pose_max_rate_hz
                 "dropped_unchanged",  # pose messages held back by pose_only_changes
                 "dropped_disconnected",  # pose/stats/alarm messages while not connected
-                "invalid_payloads",  # messages that could not be encoded as JSON
+                "invalid_payloads",  # messages that could not be encoded as JSON or have a bad topic
+                "outbox_errors",  # events the outbox could not store (sent directly instead)
                 "connects",
                 "connect_failures",
             ),
@@ -231,9 +233,20 @@ class MqttPublisher:
             logger.error("%s: payload is not valid JSON (%s); not published", message.topic, exc)
             return
         if message.kind == "event":
-            self._outbox.add(message.topic, payload, qos=max(EVENT_QOS, message.qos), retain=message.retain)
-            self._counters.add("events_queued")
-            self._wake.set()
+            try:
+                self._outbox.add(
+                    message.topic, payload, qos=max(EVENT_QOS, message.qos), retain=message.retain
+                )
+            except sqlite3.Error as exc:
+                # disk full, file removed under us...: still try to deliver it, without the guarantee
+                self._counters.add("outbox_errors")
+                logger.error(
+                    "outbox %s: cannot store an event (%s); sending it directly", self._outbox.path, exc
+                )
+                self._send_now(message.topic, payload, max(EVENT_QOS, message.qos), message.retain)
+            else:
+                self._counters.add("events_queued")
+                self._wake.set()
             with self._alarm_lock:
                 changes = self._alarms.update(message.payload)
             for kind, value in changes.items():
@@ -471,10 +484,22 @@ class MqttPublisher:
                     if generation != self._generation or not self._connected.is_set():
                         continue
                     room = EVENT_WINDOW - len(inflight)
+                    bad: list[int] = []
                     for row in self._outbox.after(last_sent, room) if room > 0 else []:
-                        info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
-                        inflight[info.mid] = row.id
                         last_sent = row.id
+                        try:
+                            info = self._client.publish(
+                                row.topic, row.payload, qos=row.qos, retain=row.retain
+                            )
+                        except ValueError as exc:  # a topic MQTT cannot carry: it would block the queue
+                            self._counters.add("invalid_payloads")
+                            logger.error(
+                                "outbox: event #%d to %r cannot be sent (%s); dropped", row.id, row.topic, exc
+                            )
+                            bad.append(row.id)
+                            continue
+                        inflight[info.mid] = row.id
+                self._outbox.delete(bad)
                 self._inflight = len(inflight)
             except Exception:
                 # Never let the sender die silently: the outbox would stop draining.

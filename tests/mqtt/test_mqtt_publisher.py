@@ -223,3 +223,34 @@ def test_bad_settings_are_one_line_config_errors(
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
         MqttPublisher(MqttSettings(outbox_path=tmp_path / "o.sqlite", **settings))  # type: ignore[arg-type]
     assert "\n" not in str(info.value) and info.value.exit_code == 78
+
+
+def test_mqtt_311_delivers_events_and_availability(mosquitto: Mosquitto, make_publisher, device: str) -> None:
+    sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
+    pub = make_publisher(device, protocol="3.1.1")
+    pub.start()
+    sent = event(1, "start", 1.0, device=device)
+    pub.publish(sent)
+    msgs = sub.wait_for(lambda m: any(x.topic.endswith("/event") for x in m))
+    assert json.loads(next(x for x in msgs if x.topic.endswith("/event")).payload) == sent.payload
+    assert any(x.topic.endswith("/status") and x.payload == b"online" for x in msgs)
+    pub.close()
+    sub.wait_for(lambda m: m[-1].topic.endswith("/status") and m[-1].payload == b"stopped")
+
+
+def test_an_unsendable_event_is_dropped_and_does_not_block_the_rest(
+    mosquitto: Mosquitto, make_publisher, device: str
+) -> None:
+    sub = mosquitto.subscribe_collect(topic("edge-pose", device, "event"))
+    pub = make_publisher(device)
+    broken = Message(kind="event", topic=f"edge-pose/{device}/event/#", payload={"id": "x"}, qos=1)
+    good = event(1, "start", 1.0, device=device)
+    pub.publish(broken)  # a wildcard in a publish topic: paho refuses it
+    pub.publish(good)
+    pub.start()
+    msgs = sub.wait_for(lambda m: len(m) >= 1)
+    assert json.loads(msgs[0].payload) == good.payload
+    deadline = time.monotonic() + 5
+    while pub.outbox_depth and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pub.outbox_depth == 0 and pub.counters["invalid_payloads"] == 1
