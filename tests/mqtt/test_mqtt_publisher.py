@@ -254,3 +254,20 @@ def test_an_unsendable_event_is_dropped_and_does_not_block_the_rest(
     while pub.outbox_depth and time.monotonic() < deadline:
         time.sleep(0.02)
     assert pub.outbox_depth == 0 and pub.counters["invalid_payloads"] == 1
+
+
+def test_outbox_bound_drops_the_oldest_counted_and_sends_the_rest(
+    mosquitto: Mosquitto, make_publisher, device: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sub = mosquitto.subscribe_collect(topic("edge-pose", device, "event"))
+    pub = make_publisher(device, outbox_max_events=5)
+    sent = [event(1, "update", float(i), device=device) for i in range(8)]
+    for m in sent:  # raised while not connected (not started yet)
+        pub.publish(m)
+    with caplog.at_level("WARNING"):
+        pub.start()  # applies the bounds before sending
+    msgs = sub.wait_for(lambda m: len(m) >= 5)
+    time.sleep(0.3)
+    assert [json.loads(m.payload) for m in sub.snapshot()] == [m.payload for m in sent[3:]]
+    assert pub.counters["outbox_dropped"] == 3 and len(msgs) == 5
+    assert "dropped the 3 oldest" in caplog.text
