@@ -270,3 +270,15 @@ def test_generated_reference_is_current(repo_dir: Path) -> None:
     assert (repo_dir / "docs" / "config.example.yaml").read_text() == example_yaml(), fix
     markdown = (repo_dir / "docs" / "config.md").read_text()
     assert splice(markdown, reference_table()) == markdown, fix
+
+
+def test_check_config_show_prints_the_effective_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path / "c.yaml", mutate("mqtt.port", 8883))
+    assert main(["check-config", "--show", str(path)]) == 0
+    captured = capsys.readouterr()
+    shown = yaml.safe_load(captured.out)
+    assert shown["mqtt"]["port"] == 8883 and shown["mqtt"]["keepalive_s"] == 30  # defaults filled in
+    assert AppConfig.model_validate(shown) == AppConfig.model_validate(mutate("mqtt.port", 8883))
+    assert f"{path}: OK (device cam-test" in captured.err
