@@ -10,7 +10,7 @@ Poses use layout `blazepose33`; rules read the COCO-17 subset through edge.layou
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import cv2
@@ -41,8 +41,8 @@ AUX_CENTRE, AUX_END = 33, 34
 DEFAULT_DETECTOR: Final = "blazepose_detector"  # manifest name, unless the entry names its own "detector"
 MIN_PRESENCE: Final = 0.5  # MediaPipe pose_landmark: below this pose-flag score the person is lost
 MIN_DRAW_VISIBILITY: Final = 0.5  # keypoints that count for the pose's box
-# tfjs BlazePose constants: output landmarks, and the ROI ("auxiliary") landmarks smoothed harder so
-# the crop stays steady. Values are frame-normalised here (tfjs scales by the object size).
+# MediaPipe / tfjs BlazePose One Euro constants: output landmarks, and the ROI ("auxiliary") landmarks
+# smoothed harder so the crop stays steady. Speeds are in object sizes per second (_apply_scaled).
 LANDMARK_FILTER: Final = OneEuroParams(frequency=30.0, min_cutoff=0.05, beta=80.0, derivative_cutoff=1.0)
 AUX_FILTER: Final = OneEuroParams(frequency=30.0, min_cutoff=0.01, beta=10.0, derivative_cutoff=1.0)
 
@@ -57,6 +57,18 @@ class BlazePoseSettings:
     min_presence: float = MIN_PRESENCE
     landmark_filter: OneEuroParams = field(default_factory=lambda: LANDMARK_FILTER)
     aux_filter: OneEuroParams = field(default_factory=lambda: AUX_FILTER)
+
+
+def _apply_scaled(
+    one_euro: OneEuroFilter, params: OneEuroParams, points_px: NDArray[np.float64], t: float
+) -> NDArray[np.float64]:
+    """Filter pixel coordinates with speed measured in object sizes per second, as MediaPipe's
+    landmark smoothing does (object scale = mean side of the points' box), so the same constants
+    hold for a person near or far: beta is divided by the scale."""
+    extent = points_px.max(axis=0) - points_px.min(axis=0)
+    scale = max(float(extent.mean()), 1.0)
+    one_euro.params = replace(params, beta=params.beta / scale)
+    return one_euro.apply(points_px, t)
 
 
 def _sigmoid(x: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -137,16 +149,15 @@ class BlazePose:
             self.reset()
             return []
         landmarks, presence = found
-        wh = np.array([frame.width, frame.height], dtype=np.float64)
-        keypoints = np.empty((NUM_LANDMARKS, 3), dtype=np.float32)
-        points = landmarks[:NUM_LANDMARKS, :2] / wh
-        aux = landmarks[[AUX_CENTRE, AUX_END], :2] / wh
+        points = landmarks[:NUM_LANDMARKS, :2]
+        aux = landmarks[[AUX_CENTRE, AUX_END], :2]
         if self.settings.filter:
-            points = self._filter.apply(points, frame.ts)
-            aux = self._aux_filter.apply(aux, frame.ts)
-        keypoints[:, :2] = points
+            points = _apply_scaled(self._filter, self.settings.landmark_filter, points, frame.ts)
+            aux = _apply_scaled(self._aux_filter, self.settings.aux_filter, aux, frame.ts)
+        keypoints = np.empty((NUM_LANDMARKS, 3), dtype=np.float32)
+        keypoints[:, :2] = points / (frame.width, frame.height)
         keypoints[:, 2] = landmarks[:NUM_LANDMARKS, 2]
-        self._roi = roi_from_alignment(aux[0] * wh, aux[1] * wh)
+        self._roi = roi_from_alignment(aux[0], aux[1])
         if self._track_id is None:
             self._track_id = self._next_track_id
             self._next_track_id += 1
