@@ -137,6 +137,11 @@ class Collector:
             )
             self._cond.notify_all()
 
+    @property
+    def connected(self) -> bool:
+        """True while connected to the broker."""
+        return bool(self.client.is_connected())
+
     def snapshot(self, topic: str | None = None) -> list[Received]:
         """The messages so far (only those on `topic` if given)."""
         with self._cond:

@@ -103,6 +103,7 @@ class _Counters:
             (
                 "published",  # messages handed to the broker (events: acknowledged)
                 "events_queued",  # events committed to the outbox
+                "events_sent",  # outbox rows handed to paho (more than events_queued: resends)
                 "events_acked",  # events the broker acknowledged (then deleted from the outbox)
                 "events_refused",  # events the broker refused (MQTT 5 PUBACK failure, e.g. ACL)
                 "outbox_dropped",  # events dropped by the outbox size/age bounds
@@ -499,6 +500,7 @@ class MqttPublisher:
                             bad.append(row.id)
                             continue
                         inflight[info.mid] = row.id
+                        self._counters.add("events_sent")
                 self._outbox.delete(bad)
                 self._inflight = len(inflight)
             except Exception:
