@@ -40,10 +40,14 @@ def to_pixels(keypoints: Keypoints, layout: str, width: int, height: int) -> Pix
 
 def midpoint(kp: PixelKeypoints, a: int, b: int, min_score: float) -> Point | None:
     """Mean of joints `a` and `b` that score at least `min_score` (one is enough); None if neither does."""
-    seen = [i for i in (a, b) if kp[i, 2] >= min_score]
-    if not seen:
-        return None
-    return float(np.mean(kp[seen, 0])), float(np.mean(kp[seen, 1]))
+    pa, pb = kp[a].tolist(), kp[b].tolist()  # plain floats: numpy per-call overhead dominates at this size
+    if pa[2] >= min_score and pb[2] >= min_score:
+        return (pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0
+    if pa[2] >= min_score:
+        return pa[0], pa[1]
+    if pb[2] >= min_score:
+        return pb[0], pb[1]
+    return None
 
 
 def distance(p: Point, q: Point) -> float:
