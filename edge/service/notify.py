@@ -44,8 +44,14 @@ class Notifier:
         self.socket_name = name or None
         self._socket: socket.socket | None = None
         self.sent = 0
+        self.failed = 0
+        self._failing = False
         if self.socket_name:
-            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: a datagram socket whose reader lags has a short queue (net.unix.max_dgram_qlen,
+            # 10 by default) and a blocking send would then stall the frame loop. Found by the soak run.
+            self._socket = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            )
         self._address = socket_address(self.socket_name) if self.socket_name else None
 
     @property
@@ -54,16 +60,26 @@ class Notifier:
         return self._socket is not None
 
     def notify(self, **assignments: str) -> bool:
-        """Send `KEY=value` lines as one datagram; False (logged once per error kind) when it fails.
-        Never raises: a lost notification must not stop the frame loop."""
+        """Send `KEY=value` lines as one datagram; False when it fails (logged when failures start and
+        when they stop). Never blocks and never raises: a lost notification must not stop the frame loop."""
         if self._socket is None or self._address is None:
             return False
         lines = [f"{key}={value.replace(chr(10), ' ')}" for key, value in assignments.items()]
         try:
             self._socket.sendto("\n".join(lines).encode(), self._address)
         except OSError as exc:
-            logger.warning("sd_notify to %s failed: %s", self.socket_name, exc)
+            self.failed += 1
+            if not self._failing:
+                self._failing = True
+                logger.warning(
+                    "sd_notify to %s failed: %s (further failures logged at debug)", self.socket_name, exc
+                )
+            else:
+                logger.debug("sd_notify to %s failed: %s", self.socket_name, exc)
             return False
+        if self._failing:
+            self._failing = False
+            logger.warning("sd_notify to %s works again after %d failed sends", self.socket_name, self.failed)
         self.sent += 1
         return True
 

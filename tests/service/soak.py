@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ REPO = HERE.parents[1]
 CLIP = REPO / "demo" / "vtest_excerpt.mp4"
 WARMUP_S = 60.0  # allocator and interpreter caches settle; growth is measured from here
 SAMPLE_S = 5.0
+WATCHDOG_USEC = 30_000_000  # the unit's WatchdogSec=30
 
 
 def proc_kib(pid: int, field: str) -> int:
@@ -64,7 +66,8 @@ def main() -> int:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(notify_path))
     notify.settimeout(120)
-    env = dict(os.environ, NOTIFY_SOCKET=str(notify_path))
+    # like the unit: WatchdogSec=30 → pings every 15 s while healthy
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC=str(WATCHDOG_USEC))
     log = (work / "daemon.log").open("w")
     edge_pose = Path(sys.executable).parent / "edge-pose"
     t0 = time.monotonic()
@@ -72,6 +75,19 @@ def main() -> int:
     while b"READY=1" not in notify.recv(4096):
         pass
     ready_s = time.monotonic() - t0
+    counts = {"WATCHDOG=1": 0, "STATUS=": 0}
+
+    def drain() -> None:  # systemd reads every notification; an unread socket fills up
+        notify.settimeout(None)
+        while True:
+            try:
+                data = notify.recv(4096).decode()
+            except OSError:
+                return
+            for key in counts:
+                counts[key] += key in data
+
+    threading.Thread(target=drain, daemon=True).start()
     rss_ready = proc_kib(proc.pid, "VmRSS")
     print(f"READY after {ready_s:.2f} s, RSS {rss_ready / 1024:.1f} MiB", flush=True)
     samples: list[tuple[float, int]] = []
@@ -89,7 +105,11 @@ def main() -> int:
     poses = len(sub.snapshot(f"edge-pose/{device}/pose"))
     t_stop = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    code = proc.wait(30)
+    try:
+        code = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = -9
     stop_s = time.monotonic() - t_stop
     final = re.search(r"(\d+) frames processed, (\d+) dropped", (work / "daemon.log").read_text())
     warm = next((rss for t, rss in samples if t >= WARMUP_S), samples[0][1])
@@ -109,6 +129,8 @@ def main() -> int:
         "fps": last.get("fps"),
         "inference_ms_p50": last.get("inference_ms_p50"),
         "pose_messages_received": poses,
+        "watchdog_pings": counts["WATCHDOG=1"],
+        "status_updates": counts["STATUS="],
         "stop_s": round(stop_s, 2),
         "exit_code": code,
         "log": str(work / "daemon.log"),

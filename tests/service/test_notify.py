@@ -4,6 +4,7 @@ at the hardware/OS edge). The daemon runs as a real process on the real model an
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -56,6 +57,23 @@ def test_notifier_without_socket_is_a_no_op(monkeypatch: object) -> None:
 def test_notifier_survives_a_vanished_socket(tmp_path: Path) -> None:
     notifier = Notifier(str(tmp_path / "gone.sock"))
     assert notifier.watchdog() is False  # logged, never raised
+
+
+def test_notifier_never_blocks_on_a_reader_that_does_not_read(tmp_path: Path) -> None:
+    """A datagram queue holds few messages (net.unix.max_dgram_qlen); a blocking send would then stall
+    the frame loop (seen in the 10-minute soak run before the socket was made non-blocking)."""
+    path = tmp_path / "n.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(str(path))
+        notifier = Notifier(str(path))
+        results: list[bool] = []
+        sender = threading.Thread(target=lambda: results.extend(notifier.status(f"{i}") for i in range(200)))
+        sender.start()
+        sender.join(5)
+        assert not sender.is_alive(), "notify blocked"
+        assert results.count(False) > 0 and notifier.failed == results.count(False)
+        assert recv_fields(server) == {"STATUS": "0"}  # what was queued is intact
+        notifier.close()
 
 
 def test_watchdog_interval_from_environment() -> None:
