@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import EDGE_POSE, base_config, write_config
 
 UNIT_NAME = "edge-pose.service"
 MAX_EXPOSURE = 2.0
@@ -102,3 +104,44 @@ def test_unit_keeps_the_agreed_contract(repo_dir: Path) -> None:
         "DevicePolicy",
     ):
         assert hardening in settings, hardening
+
+
+# prctl(2) constants (linux/prctl.h, Linux ≥ 6.3): refuse memory that is both writable and executable.
+PR_SET_MDWE, PR_GET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 66, 1
+MDWE_EXEC = (
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    f"assert libc.prctl({PR_SET_MDWE}, {PR_MDWE_REFUSE_EXEC_GAIN}, 0, 0, 0) == 0, ctypes.get_errno()\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+def test_daemon_runs_under_memory_deny_write_execute(tmp_path: Path, short_clip: Path) -> None:
+    """The unit sets MemoryDenyWriteExecute=yes; a runtime that JIT-compiles (W+X pages) would crash
+    under it. The kernel's MDWE prctl gives the same refusal without systemd: run the daemon under it."""
+    python = sys.executable
+    probe = subprocess.run(
+        [
+            python,
+            "-c",
+            MDWE_EXEC,
+            python,
+            "-c",
+            f"import ctypes; print(ctypes.CDLL(None).prctl({PR_GET_MDWE}, 0, 0, 0, 0))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert probe.stdout.strip() == "1", probe.stderr  # inherited across exec: the check below is real
+    config = write_config(
+        tmp_path / "c.yaml", base_config(f"file:{short_clip}", camera={"loop": False, "realtime": False})
+    )
+    result = subprocess.run(
+        [python, "-c", MDWE_EXEC, str(EDGE_POSE), "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "20 frames processed" in result.stderr
