@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 
 from tqdm import tqdm
 
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     estimator = create_estimator(args.model, threads=args.threads, single_pose=settings, fallback=fallback)
     pipeline = Pipeline(estimator, device=args.device, topic_prefix=args.topic_prefix, rules=rules)
     frames = people = 0
+    started: Counter[str] = Counter()  # event starts per type, for the summary line
     annotator = Annotator(args.annotate) if args.annotate else None
     with JsonlWriter(args.out) as out:
         for info in infos:
@@ -96,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
                 result = pipeline.process(frame)
                 for message in result.messages:
                     out.write(message)
+                    if message.kind == "event" and message.payload["state"] == "start":
+                        started[message.payload["type"]] += 1
                 frames += 1
                 people += len(result.poses)
                 if annotator is not None:
@@ -116,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         f"{out.count} messages → {args.out}",
         file=sys.stderr,
     )
+    if rules is not None:
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(started.items())) or "none"
+        print(f"edge-pose replay: events started: {summary}", file=sys.stderr)
     if annotator is not None:
         shown = ", ".join(str(p) for p in annotator.written[:5])
         more = f" (+{len(annotator.written) - 5} more)" if len(annotator.written) > 5 else ""
