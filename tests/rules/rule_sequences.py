@@ -142,13 +142,26 @@ def run_script(
     track_id: int = 7,
     start: Stance = STAND,
     others: dict[int, Stance] | None = None,
+    noise_px: float = 0.0,
+    miss_rate: float = 0.0,
+    seed: int = 1,
 ) -> list[Event]:
-    """All events the engine raises over the script (plus `others`: people holding a stance), ended by `finish`."""
+    """All events the engine raises over the script (plus `others`: people holding a stance), ended by
+    `finish`. `noise_px` adds Gaussian jitter to every keypoint and random scores (0.35..0.9) like a real
+    model's; `miss_rate` drops that share of frames (the model missing the person)."""
     engine = RulesEngine(config)
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    rng = np.random.default_rng(seed)
     events: list[Event] = []
     for index, (ts, stance) in enumerate(play(script, fps, start)):
-        poses = [] if stance is None else [Pose(keypoints(stance), 0.8, "coco17", track_id)]
+        poses = []
+        if stance is not None and rng.random() >= miss_rate:
+            kp = keypoints(stance)
+            if noise_px > 0.0:
+                kp[:, 0] += rng.normal(0.0, noise_px / WIDTH, 17).astype(np.float32)
+                kp[:, 1] += rng.normal(0.0, noise_px / HEIGHT, 17).astype(np.float32)
+                kp[:, 2] = rng.uniform(0.35, 0.9, 17).astype(np.float32)
+            poses.append(Pose(kp, 0.8, "coco17", track_id))
         for other_id, other in (others or {}).items():
             poses.append(Pose(keypoints(other), 0.8, "coco17", other_id))
         frame = Frame(image=image, timestamp_ns=round(ts * 1e9), source="synthetic", index=index)

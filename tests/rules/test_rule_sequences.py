@@ -211,3 +211,23 @@ def test_low_confidence_torso_is_not_called_down() -> None:
         kp = keypoints(LIE, score=0.25)  # seen, but below min_torso_score
         events += engine.process(Frame(image, round(i * 0.2e9), "s", i), [Pose(kp, 0.25, "coco17", 1)])
     assert counts(events) == {}
+
+
+NOISY = {"noise_px": 4.0, "miss_rate": 0.1}  # 4 % of a torso length of jitter, one frame in ten missed
+
+
+@pytest.mark.parametrize(
+    ("name", "script", "expected"),
+    [
+        ("walk about for a minute", [(3, shifted(STAND, d)) for d in (150, -150) * 10], {}),
+        ("bend and straighten now and then", [(4, STAND), (1, BEND), (1.5, BEND), (1, STAND)] * 6, {}),
+        ("fall and stay down", [(2, STAND), (0.5, LIE), (8, LIE)], {"fall": 1, "person_down": 1}),
+        ("lie down slowly", [*GET_DOWN_SLOWLY, (8, LIE)], {"person_down": 1}),
+    ],
+)
+def test_noisy_keypoints_and_missed_frames(
+    name: str, script: Script, expected: dict[str, int], fps: float
+) -> None:
+    """Keypoints as jittery as a real model's, with missed frames: the same outcome as clean input."""
+    for seed in (1, 2, 3):
+        assert counts(run_script(script, fps, seed=seed, **NOISY)) == expected, (name, seed)
