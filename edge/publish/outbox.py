@@ -1,13 +1,16 @@
 """The on-disk event outbox: an event is committed here before it is handed to MQTT and deleted only
 after the broker acknowledged it, so neither a broker outage nor a crash of the daemon loses it.
 
-SQLite in WAL mode (stdlib `sqlite3`) with two connections: the frame thread's, which only INSERTs
-(a commit into the WAL, no fsync: a crash of the process loses nothing once `add` returned), and the
-worker's (the MQTT sender thread: reads the backlog in order, deletes acknowledged rows in batches,
-applies the bounds, and calls `sync` about once a second, which checkpoints and so fsyncs the WAL:
-a power cut loses at most the events of the last second). Row ids come from AUTOINCREMENT, so they
-never go backwards, even after the table was emptied: the id is the send order. Bounded by row count
-and age; what the bounds drop is counted and logged, never silent."""
+SQLite in WAL mode (stdlib `sqlite3`). Writes go through one connection behind a Python lock: the
+frame thread's INSERT (a commit into the WAL, no fsync: once `add` returned, a crash of the process
+loses nothing) and the sender thread's reads, batched DELETEs of acknowledged rows and bounds. A
+second connection only checkpoints (`sync`, about once a second from the sender thread), which
+fsyncs the WAL: a power cut loses at most the events of the last second. So the frame thread never
+waits for an fsync, and never for SQLite's busy-retry sleeps (a Python lock wakes its waiter at once;
+a checkpoint does not block writers); automatic checkpoints on commit are off for the same reason.
+
+Row ids come from AUTOINCREMENT, so they never go backwards, even after the table was emptied: the id
+is the send order. Bounded by row count and age; what the bounds drop is counted and logged."""
 
 from __future__ import annotations
 
@@ -55,20 +58,18 @@ class OutboxRow:
 
 
 class Outbox:
-    """A durable FIFO of messages waiting for a broker acknowledgement. `add` is for the frame thread;
-    every other method for one worker thread (each side has its own connection and lock)."""
+    """A durable FIFO of messages waiting for a broker acknowledgement. `add` is for the frame thread,
+    the other methods for the sender thread; all are thread-safe."""
 
     def __init__(self, path: Path, max_events: int = 10000, max_age_s: float = 7 * 86400) -> None:
         self.path = Path(path)
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.dropped = 0  # rows removed by the size/age bounds since start
-        self._frame_lock = threading.Lock()
-        self._worker_lock = threading.Lock()
-        self._count_lock = threading.Lock()
-        self._worker = self._open()
-        self._frame = self._connect()
-        self._depth = int(self._worker.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        self._lock = threading.Lock()  # guards _db and the counters below
+        self._db = self._open()
+        self._checkpointer = self._connect()
+        self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         self._dirty = False
 
     def _open(self) -> sqlite3.Connection:
@@ -98,6 +99,7 @@ class Outbox:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL commits without fsync; `sync` makes them durable
+            db.execute("PRAGMA wal_autocheckpoint=0")  # no checkpoint (and fsync) inside a frame's INSERT
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, OUTBOX_FORMAT):
                 raise sqlite3.DatabaseError(f"outbox format {version}, expected {OUTBOX_FORMAT}")
@@ -110,20 +112,19 @@ class Outbox:
 
     def add(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> int:
         """Commit one message; returns its row id (the send order). The one call on the frame path."""
-        with self._frame_lock:
-            cur = self._frame.execute(
+        with self._lock:
+            cur = self._db.execute(
                 "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
                 (time.time(), topic, payload, qos, int(retain)),
             )
-        with self._count_lock:
             self._depth += 1
             self._dirty = True
         return int(cur.lastrowid or 0)
 
     def after(self, row_id: int, limit: int) -> list[OutboxRow]:
         """Up to `limit` rows with an id greater than `row_id`, oldest first."""
-        with self._worker_lock:
-            rows = self._worker.execute(
+        with self._lock:
+            rows = self._db.execute(
                 "SELECT id, created, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
                 (row_id, limit),
             ).fetchall()
@@ -134,47 +135,43 @@ class Outbox:
         ids = [(i,) for i in row_ids]
         if not ids:
             return
-        with self._worker_lock:
-            self._worker.execute("BEGIN")
+        with self._lock:
+            self._db.execute("BEGIN")
             try:
-                removed = self._worker.executemany("DELETE FROM outbox WHERE id = ?", ids).rowcount
+                removed = self._db.executemany("DELETE FROM outbox WHERE id = ?", ids).rowcount
             except BaseException:
-                self._worker.execute("ROLLBACK")
+                self._db.execute("ROLLBACK")
                 raise
-            self._worker.execute("COMMIT")
-        with self._count_lock:
+            self._db.execute("COMMIT")
             self._depth -= max(0, removed)
+            self._dirty = True
 
     def depth(self) -> int:
         """How many messages wait for an acknowledgement (a counter: cheap from any thread)."""
-        with self._count_lock:
-            return self._depth
+        return self._depth
 
     def sync(self) -> None:
-        """Make every committed row durable against a power cut (checkpoint: fsyncs the WAL), if any
-        was added since the last call. Called by the worker about once a second."""
-        with self._count_lock:
+        """Make every committed change durable against a power cut (a checkpoint on its own
+        connection: fsyncs the WAL, copies it into the database), if anything changed since the
+        last call. For the sender thread, about once a second; never blocks `add`."""
+        with self._lock:
             dirty, self._dirty = self._dirty, False
         if dirty:
-            with self._worker_lock:
-                self._worker.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def prune(self, now: float | None = None) -> int:
         """Apply the bounds: drop rows older than `max_age_s`, then the oldest beyond `max_events`.
         Returns how many were dropped (also added to `dropped` and logged as a warning)."""
         now = time.time() if now is None else now
-        with self._worker_lock:
-            old = self._worker.execute(
-                "DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)
-            ).rowcount
-            count = int(self._worker.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-            excess = max(0, count - self.max_events)
+        with self._lock:
+            old = self._db.execute("DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)).rowcount
+            excess = max(0, self._depth - old - self.max_events)
             if excess:
-                self._worker.execute(
+                self._db.execute(
                     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (excess,)
                 )
-        with self._count_lock:
             self._depth -= old + excess
+            self._dirty = self._dirty or bool(old or excess)
         if old:
             logger.warning("outbox %s: dropped %d event(s) older than %.0f s", self.path, old, self.max_age_s)
         if excess:
@@ -189,8 +186,7 @@ class Outbox:
 
     def close(self) -> None:
         """Checkpoint and close the file (rows stay for the next start)."""
-        with self._frame_lock:
-            self._frame.close()
-        with self._worker_lock:
-            self._worker.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._worker.close()
+        with self._lock:
+            self._checkpointer.close()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
