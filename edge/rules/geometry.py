@@ -27,6 +27,9 @@ L_KNEE, R_KNEE = COCO17_INDEX["left_knee"], COCO17_INDEX["right_knee"]
 L_ANKLE, R_ANKLE = COCO17_INDEX["left_ankle"], COCO17_INDEX["right_ankle"]
 TORSO_JOINTS = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 MIN_TORSO_PX = 4.0  # below this the shoulders and hips coincide: no usable scale
+# An upper arm (about 0.6 TL side-on) drawn shorter than this points at or away from the camera, or a
+# keypoint is misplaced (an elbow read on the head): its angle in the image means nothing.
+MIN_UPPER_ARM_TL = 0.4
 
 
 def to_pixels(keypoints: Keypoints, layout: str, width: int, height: int) -> PixelKeypoints:
@@ -71,13 +74,18 @@ def angle_between_deg(v: Point, w: Point) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
-def upper_arm_elevation_deg(kp: PixelKeypoints, side: str, min_score: float) -> float | None:
+def upper_arm_elevation_deg(
+    kp: PixelKeypoints, side: str, min_score: float, min_length_px: float = 0.0
+) -> float | None:
     """Angle between the upper arm (shoulder→elbow) and the trunk pointing down (shoulder→hip) on
-    `side` ("left"/"right"): 0 arm along the body, 90 level with the shoulder, 180 straight up."""
+    `side` ("left"/"right"): 0 arm along the body, 90 level with the shoulder, 180 straight up.
+    None when a joint is not seen or the arm is drawn shorter than `min_length_px`."""
     s, e, h = (L_SHOULDER, L_ELBOW, L_HIP) if side == "left" else (R_SHOULDER, R_ELBOW, R_HIP)
     if min(kp[s, 2], kp[e, 2], kp[h, 2]) < min_score:
         return None
     arm = (kp[e, 0] - kp[s, 0], kp[e, 1] - kp[s, 1])
+    if math.hypot(*arm) < min_length_px:
+        return None
     trunk_down = (kp[h, 0] - kp[s, 0], kp[h, 1] - kp[s, 1])
     return angle_between_deg(arm, trunk_down)
 
@@ -165,7 +173,7 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
         knee_drop_tl=None if knee is None else (knee[1] - hip[1]) / scale,
         shin_drop_tl=None if knee is None or ankle is None else (ankle[1] - knee[1]) / scale,
         leg_score=float(kp[legs, 2].min()) if legs else 0.0,
-        arm_left_deg=upper_arm_elevation_deg(kp, "left", min_score),
-        arm_right_deg=upper_arm_elevation_deg(kp, "right", min_score),
+        arm_left_deg=upper_arm_elevation_deg(kp, "left", min_score, MIN_UPPER_ARM_TL * scale),
+        arm_right_deg=upper_arm_elevation_deg(kp, "right", min_score, MIN_UPPER_ARM_TL * scale),
         score=float(kp[list(TORSO_JOINTS), 2].mean()),
     )

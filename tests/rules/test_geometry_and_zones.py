@@ -54,6 +54,17 @@ def test_no_torso_no_measurement() -> None:
     assert measure(to_pixels(unseen, "coco17", 640, 480), 640, 480, 0.2, 0.0) is None
 
 
+def test_arm_drawn_too_short_has_no_angle() -> None:
+    """An elbow read on the head (0.3 TL above the shoulder) is not an arm raised above the shoulder."""
+    kp = torso_pose((0.5, 0.3), (0.5, 0.5))  # torso 0.2 of 480 = 96 px
+    kp[COCO17_INDEX["right_elbow"]] = (0.5, 0.3 - 0.3 * 0.2, 0.9)
+    body = measure(to_pixels(kp, "coco17", 640, 480), 640, 480, 0.2, 0.0)
+    assert body is not None and body.arm_right_deg is None
+    kp[COCO17_INDEX["right_elbow"]] = (0.5, 0.3 - 0.6 * 0.2, 0.9)  # a real upper arm's length, straight up
+    body = measure(to_pixels(kp, "coco17", 640, 480), 640, 480, 0.2, 0.0)
+    assert body is not None and body.arm_right_deg == pytest.approx(180.0)
+
+
 def test_reba_bands() -> None:
     assert [reba_trunk_score(a) for a in (0, 10, 40, 70)] == [1, 2, 3, 4]
     assert [reba_upper_arm_score(a) for a in (None, 10, 30, 60, 120)] == [1, 1, 2, 3, 4]
