@@ -65,3 +65,26 @@ def test_a_path_that_is_a_directory_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(EdgeError, match=r"dir\.sqlite"):
         Outbox(tmp_path / "dir.sqlite")
+
+
+def test_sync_checkpoints_committed_rows_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    box.add("t", '{"n":1}')
+
+    def rows_in_main_file_alone() -> int:
+        copy = tmp_path / "copy.sqlite"  # the database file without its WAL: what is checkpointed
+        copy.write_bytes(path.read_bytes())
+        db = sqlite3.connect(copy)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        except sqlite3.OperationalError:  # not even the table yet: it too is only in the WAL
+            return 0
+        finally:
+            db.close()
+            copy.unlink()
+
+    assert rows_in_main_file_alone() == 0  # committed to the WAL only (no checkpoint on INSERT)
+    box.sync()
+    assert rows_in_main_file_alone() == 1
+    box.close()
