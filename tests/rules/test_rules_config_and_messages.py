@@ -117,3 +117,19 @@ def test_replay_writes_events_interleaved(tmp_path: Path, data_dir: Path) -> Non
     events = [m["payload"] for m in lines if m["topic"].endswith("/event")]
     assert {e["state"] for e in events} >= {"start", "end"}
     assert all(e["source"] == str(clip) for e in events)
+
+
+def test_eval_events_bad_input_is_one_line(tmp_path: Path, data_dir: Path) -> None:
+    labels = tmp_path / "labels.yaml"
+    labels.write_text("files:\n  video_3.mp4: maybe\n")
+    proc = run_cli("eval-events", str(data_dir / "fall_video_care_home"), "--labels", str(labels))
+    assert proc.returncode == EX_CONFIG and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"edge-pose: {labels}: files.video_3.mp4: label 'maybe' is neither 'fall', 'not-fall' nor a clip "
+        "entry with a fall range"
+    )
+    missing = run_cli("eval-events", str(tmp_path / "nowhere"))
+    assert (
+        missing.returncode == 66
+        and missing.stderr.strip() == f"edge-pose: {tmp_path / 'nowhere'}: no such file or folder"
+    )
