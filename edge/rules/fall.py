@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from edge.rules import posture
@@ -119,27 +119,17 @@ class FallRule:
             self.impact = None
         if applies:
             found = find_impact(list(self.samples), self.cfg, self.posture.lying_trunk_deg)
-            if found is not None and (self.impact is None or found.speed_tl_s > self.impact.speed_tl_s):
-                if self.impact is None:
-                    self.confirm = Sustained(self.cfg.confirm_s, CONFIRM_GAP_S)
-                    logger.debug(
-                        "track %d: descent %.2f TL at %.2f TL/s",
-                        self.track_id,
-                        found.descent_tl,
-                        found.speed_tl_s,
-                    )
-                self.impact = (
-                    found
-                    if self.impact is None
-                    else Impact(
-                        self.impact.ts,
-                        found.descent_tl,
-                        found.speed_tl_s,
-                        found.trunk_turn_deg,
-                        found.trunk_deg,
-                        found.over_s,
-                    )
+            if found is not None and self.impact is None:
+                logger.debug(
+                    "track %d: descent %.2f TL at %.2f TL/s",
+                    self.track_id,
+                    found.descent_tl,
+                    found.speed_tl_s,
                 )
+                self.impact = found
+                self.confirm = Sustained(self.cfg.confirm_s, CONFIRM_GAP_S)
+            elif found is not None and self.impact is not None and found.speed_tl_s > self.impact.speed_tl_s:
+                self.impact = replace(found, ts=self.impact.ts)  # the fastest reading; the time it began
         if self.impact is None:
             return []
         if self.confirm.update(ts, is_down) == "on":

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 from rule_sequences import KNEEL, LIE, STAND, run_script
 
@@ -65,10 +66,14 @@ def test_load_whole_config_or_section(tmp_path: Path) -> None:
         load_rules_config(str(broken))
 
 
-def test_event_message_schema_1() -> None:
-    events = run_script([(2, STAND), (0.5, LIE), (8, LIE), (2, KNEEL), (1.5, STAND), (4, STAND)], 5.0)
+def test_event_message_schema_1(repo_dir: Path) -> None:
+    schema = json.loads((repo_dir / "edge" / "schemas" / "event.json").read_text())
+    events = run_script([(2, STAND), (0.5, LIE), (40, LIE), (2, KNEEL), (1.5, STAND), (4, STAND)], 5.0)
+    assert {e.state for e in events} == {"start", "update", "end"}
+    assert len({(e.id, e.state, e.ts) for e in events}) == len(events)  # what consumers de-duplicate on
     for event in events:
         msg = event_message(event, "cam-7", "rtsp://cam7", "plant")
+        jsonschema.validate(msg.payload, schema)
         assert msg.topic == "plant/cam-7/event" and msg.kind == "event" and msg.qos == 1
         payload = json.loads(json.dumps(msg.payload, allow_nan=False))
         assert set(payload) == EVENT_KEYS
