@@ -24,6 +24,9 @@ Similarity = Literal["oks", "iou"]
 MAX_TRACKS: Final = 18  # tfjs tracker maxTracks
 MAX_AGE_S: Final = 1.0  # tfjs tracker maxAge 1000 ms: an unmatched track ends after this
 MIN_SIMILARITY: Final[dict[str, float]] = {"oks": 0.2, "iou": 0.15}  # tfjs keypoint / box tracker
+# Low-pass weight of a new box-centre velocity sample (ours, not tfjs: tfjs matches against the last
+# box; on vtest.avi predicting where a briefly missed walker went cut identity switches, see docs).
+VELOCITY_ALPHA: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,34 @@ class Track:
     pose: Pose
     last_ts: float
     filter: OneEuroFilter
+    velocity: tuple[float, float] = (0.0, 0.0)  # box centre, frame widths/heights per second
+
+    def predicted(self, ts: float) -> Pose:
+        """The last pose moved on at the track's velocity to time `ts` (SORT-style constant
+        velocity), so a person missed for a few frames is still matched where they walked to."""
+        dt = ts - self.last_ts
+        dx, dy = self.velocity[0] * dt, self.velocity[1] * dt
+        if dx == 0.0 and dy == 0.0:
+            return self.pose
+        x0, y0, x1, y1 = self.pose.bbox
+        keypoints = self.pose.keypoints.copy()
+        keypoints[:, 0] += dx
+        keypoints[:, 1] += dy
+        return replace(self.pose, keypoints=keypoints, bbox=(x0 + dx, y0 + dy, x1 + dx, y1 + dy))
+
+    def update(self, pose: Pose, ts: float) -> None:
+        """Take `pose` seen at `ts`; the velocity follows the box centre (low-passed)."""
+        dt = ts - self.last_ts
+        if dt > 0:
+            (ox, oy), (nx, ny) = _centre(self.pose.bbox), _centre(pose.bbox)
+            vx, vy = (nx - ox) / dt, (ny - oy) / dt
+            a = VELOCITY_ALPHA
+            self.velocity = (a * vx + (1 - a) * self.velocity[0], a * vy + (1 - a) * self.velocity[1])
+        self.pose, self.last_ts = pose, ts
+
+
+def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 class PoseTracker:
@@ -75,7 +106,7 @@ class PoseTracker:
             best: Track | None = None
             best_sim = self.min_similarity
             for track in unmatched:
-                sim = self._similarity(pose, track.pose, width, height)
+                sim = self._similarity(pose, track.predicted(ts), width, height)
                 if sim >= best_sim:
                     best, best_sim = track, sim
             if best is None:
@@ -84,7 +115,7 @@ class PoseTracker:
                 self.tracks.append(best)
             else:
                 unmatched.remove(best)
-                best.pose, best.last_ts = pose, ts
+                best.update(pose, ts)
             keypoints = pose.keypoints.copy()
             if self.settings.filter:
                 keypoints[:, :2] = best.filter.apply(pose.keypoints[:, :2], ts)

@@ -91,3 +91,14 @@ def test_similarity_edges() -> None:
     assert box_iou(a.bbox, a.bbox) == pytest.approx(1.0)
     assert box_iou(a.bbox, person(0.9).bbox) == 0.0
     assert box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+def test_walker_missed_for_a_few_frames_keeps_id_via_velocity() -> None:
+    """A small walker (box ~0.1 wide) moving 0.02/frame, missed for 4 frames: the last box no
+    longer overlaps, but the predicted one does."""
+    tracker = PoseTracker(TrackerSettings(similarity="iou", filter=False))
+    for i in range(5):
+        assert tracker.update([person(0.2 + 0.02 * i)], i / 10, W, H)[0].track_id == 1
+    back = tracker.update([person(0.2 + 0.02 * 9)], 0.9, W, H)[0]
+    assert box_iou(person(0.28).bbox, person(0.38).bbox) < 0.15  # last box alone would not match
+    assert back.track_id == 1
