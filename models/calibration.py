@@ -52,7 +52,7 @@ def letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
     resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
     out = np.zeros((size, size, 3), np.uint8)
     top, left = (size - nh) // 2, (size - nw) // 2
-    out[top:top + nh, left:left + nw] = resized
+    out[top : top + nh, left : left + nw] = resized
     return out
 
 
@@ -66,7 +66,7 @@ def _square_crops(rgb: np.ndarray) -> list[np.ndarray]:
         for pos in (0.0, 0.5, 1.0):
             y = int((h - side) * (pos if h > w else 0.5))
             x = int((w - side) * (pos if w >= h else 0.5))
-            crops.append(rgb[y:y + side, x:x + side])
+            crops.append(rgb[y : y + side, x : x + side])
     return crops
 
 
@@ -113,5 +113,21 @@ def describe(deb_root: Path, size: int) -> str:
     """The manifest's "calibration" string."""
     version = json.loads(SOURCES_JSON.read_text())["deb"]["opencv-doc"]["version"]
     n = len(calibration_set(deb_root, size))
-    return (f"opencv-doc {version} people images ({', '.join(STILLS)}, {VIDEO_FRAMES} frames of "
-            f"{VIDEO}), crops and mirror images letterboxed to {size}x{size}, {n} samples")
+    return (
+        f"opencv-doc {version} people images ({', '.join(STILLS)}, {VIDEO_FRAMES} frames of "
+        f"{VIDEO}), crops and mirror images letterboxed to {size}x{size}, {n} samples"
+    )
+
+
+def square_crop(rgb: np.ndarray, cx: float, cy: float, side: float, size: int) -> np.ndarray:
+    """An axis-aligned side x side square centred on (cx, cy), black outside the image, resized."""
+    scale = size / side
+    matrix = np.float32([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]])
+    return cv2.warpAffine(
+        rgb,
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
+import re
 import shutil
 import sys
 import types
 from pathlib import Path
-
-import numpy as np
 
 import calibration
 import catalogue
@@ -30,6 +30,9 @@ POSENET_PIXEL_SCALE = 2.0 / 255.0
 POSENET_PIXEL_OFFSET = -1.0
 # BlazePose landmark models take float RGB in [0, 1].
 BLAZEPOSE_PIXEL_SCALE = 1.0 / 255.0
+# @mediapipe/pose ships the detector inside its asset pack under this name.
+DETECTOR_ASSET_NAME = "pose_detection.tflite"
+TFLITE_MAGIC = b"TFL3"  # flatbuffer file identifier at bytes 4..8
 # Op types kept in float for "int8_float_postprocess": everything except these.
 INT8_OPS_FOR_FLOAT_POSTPROCESS = {"CONV_2D", "DEPTHWISE_CONV_2D"}
 
@@ -42,29 +45,42 @@ def _import_graph_converter() -> types.ModuleType:
     tensorflowjs.converters.common and tensorflowjs.read_weights, so register the two
     packages as bare modules over their real directories and let Python load just those files.
     """
+    if "tensorflowjs" in sys.modules:  # already set up (or really imported) earlier
+        import tfjs_graph_converter.api as api
+
+        return api
     spec = importlib.util.find_spec("tensorflowjs")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("tensorflowjs is not installed in this venv")
-    root = Path(list(spec.submodule_search_locations)[0])
+    root = Path(next(iter(spec.submodule_search_locations)))
     for name, path in (("tensorflowjs", root), ("tensorflowjs.converters", root / "converters")):
-        if name not in sys.modules:
-            module = types.ModuleType(name)
-            module.__path__ = [str(path)]
-            sys.modules[name] = module
-    import tfjs_graph_converter.api as api  # noqa: PLC0415 (needs the modules above)
+        module = types.ModuleType(name)
+        module.__path__ = [str(path)]
+        sys.modules[name] = module
+    import tfjs_graph_converter.api as api
 
     return api
+
+
+def extract_packed_asset(package: Path, data_file: str, asset: str) -> bytes:
+    """One file out of an Emscripten asset pack (`<x>.data` + `<x>_loader.js` listing offsets)."""
+    loader = (package / data_file.replace(".data", "_loader.js")).read_text()
+    files = json.loads(re.search(r'"files":\s*(\[.*?\])', loader, re.S).group(1))
+    (entry,) = [f for f in files if f["filename"].endswith("/" + asset)]
+    blob = (package / data_file).read_bytes()[entry["start"] : entry["end"]]
+    if blob[4:8] != TFLITE_MAGIC:
+        raise ValueError(f"{data_file}: {asset} is not a TFLite flatbuffer")
+    return blob
 
 
 def tfjs_to_saved_model(model_json: Path, export_dir: Path) -> Path:
     """TF.js graph model -> SavedModel (TFLite compatibility mode); raises if nothing was written."""
     api = _import_graph_converter()
-    import tfjs_graph_converter.common as common  # noqa: PLC0415
+    import tfjs_graph_converter.common as common
 
     if export_dir.exists():
         shutil.rmtree(export_dir)
-    api.graph_model_to_saved_model(str(model_json), str(export_dir),
-                                   compat_mode=common.CompatMode.TFLITE)
+    api.graph_model_to_saved_model(str(model_json), str(export_dir), compat_mode=common.CompatMode.TFLITE)
     if not (export_dir / "saved_model.pb").is_file():  # the converter can exit 0 on failure
         raise RuntimeError(f"{model_json}: no SavedModel written to {export_dir}")
     return export_dir
@@ -74,7 +90,7 @@ def _uint8_wrapper(tf, saved_dir: Path, spec: catalogue.ModelSpec):
     """(concrete function uint8 [1,S,S,3] RGB -> SavedModel outputs sorted by key, its owner)."""
     loaded = tf.saved_model.load(str(saved_dir))
     fn = loaded.signatures["serving_default"]
-    (arg_name, arg_spec), = fn.structured_input_signature[1].items()
+    ((arg_name, arg_spec),) = fn.structured_input_signature[1].items()
     out_keys = sorted(fn.structured_outputs)
     size = spec.size
 
@@ -105,11 +121,13 @@ def convert(spec: catalogue.ModelSpec, args: argparse.Namespace) -> Path:
     """Build `spec.file` in args.out and return its path."""
     out = args.out / spec.file
     if spec.route == "copy":
-        src = args.mediapipe / spec.source_files[0]
-        shutil.copyfile(src, out)
+        shutil.copyfile(args.mediapipe / spec.source_files[0], out)
+        return out
+    if spec.route == "extract":
+        out.write_bytes(extract_packed_asset(args.mediapipe, spec.source_files[0], DETECTOR_ASSET_NAME))
         return out
 
-    import tensorflow as tf  # noqa: PLC0415 (only the TF venv has it)
+    import tensorflow as tf
 
     tfjs_json = args.human / spec.source_files[0]
     saved = args.work / "saved" / tfjs_json.stem
@@ -146,12 +164,15 @@ def convert(spec: catalogue.ModelSpec, args: argparse.Namespace) -> Path:
             float_model = new_converter(optimize=False).convert()
             denylist = _denylist_for(tf, float_model)
             logger.info("%s: kept in float: %s", spec.name, ", ".join(denylist))
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                              tf.lite.OpsSet.TFLITE_BUILTINS]
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
             debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=conv, debug_dataset=representative,
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                    denylisted_ops=denylist))
+                converter=conv,
+                debug_dataset=representative,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=denylist),
+            )
             model = debugger.get_nondebug_quantized_model()
         else:
             raise ValueError(f"{spec.name}: unknown quantization {spec.quantization}")
