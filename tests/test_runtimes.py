@@ -50,5 +50,7 @@ def test_tflite_runtime_and_litert_agree(data_dir: Path, tmp_path: Path) -> None
         px = (ka[:, :2] - kb[:, :2]) * [pa["width"], pa["height"]] * scale
         distances += np.linalg.norm(px, axis=1)[both].tolist()
     median = float(np.median(distances))
-    print(f"\ntflite-runtime vs ai-edge-litert: median {median:.2f} px at the 192 input over {len(distances)} keypoints")
+    print(
+        f"\ntflite-runtime vs ai-edge-litert: median {median:.2f} px at the 192 input over {len(distances)} keypoints"
+    )
     assert len(distances) > 50 and median <= 3.0
