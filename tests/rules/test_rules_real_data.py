@@ -162,3 +162,18 @@ def test_rules_config_from_file_changes_the_outcome(tmp_path: Path) -> None:
 
     assert load_rules_config(str(cfg)).person_down.min_duration_s == 60
     assert RulesConfig().person_down.min_duration_s == 5.0
+
+
+@pytest.mark.parametrize("model", ["movenet_thunder", "movenet_multipose", "blazepose_lite"])
+def test_rules_read_every_model_family(model: str, data_dir: Path) -> None:
+    """The same lying person raises person_down whatever the model (BlazePose through its 33→17 map,
+    MultiPose through the tracker's ids); a person standing raises nothing."""
+    from edge.pose.registry import create_estimator
+
+    estimator = create_estimator(model)
+    pipeline = Pipeline(estimator, device="test", rules=RulesEngine())
+    subset = data_dir / "fall_detection_dataset_subset"
+    lying = run_file(pipeline, subset / "fall" / "split10_029.png", hold_s=7.0)
+    assert [e["type"] for e in lying if e["state"] == "start"] == ["person_down"], lying
+    standing = run_file(pipeline, subset / "not-fall" / "rgb_0001.png", hold_s=7.0)
+    assert not [e for e in standing if e["type"] in ("fall", "person_down")]
