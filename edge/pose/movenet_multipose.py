@@ -29,8 +29,8 @@ MAX_PEOPLE: Final = 6  # the model's fixed number of person slots
 VALUES_PER_PERSON: Final = 56  # 17 × (y, x, score) + box (ymin, xmin, ymax, xmax) + person score
 # Person score below which a slot is empty. tfjs uses 0.25 for the float model; re-tuned on real
 # footage: on vtest.avi (people ~80 px tall in 768×576) 0.25 keeps ~1 of the 3-8 walkers per frame,
-# 0.15 about 3.3 with no false person seen in the annotated frames, for INT8 and float alike; on the
-# still images clutter scores stay below 0.1 (docs/models.md).
+# 0.15 about 3.3 with no false person seen in the annotated frames, for INT8 and float alike; on
+# stills the slots between 0.15 and 0.25 were partly hidden real people (docs/models.md).
 MIN_PERSON_SCORE: Final = 0.15
 # The INT8 file (float post-processing) sometimes fills two slots with the same person (boxes
 # overlapping by 0.3-0.9 on vtest.avi, never with the float file); the weaker one is dropped.
