@@ -7,6 +7,7 @@ it (it says so), and the broker test starts the installed Mosquitto configuratio
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -162,6 +163,19 @@ def freeze_sources(dest: Path) -> Path:
     return dest
 
 
+def freeze_models(dest: Path, names: tuple[str, ...]) -> Path:
+    """A copy of models/manifest.json and the files of the models `names` (the models are rebuilt by a
+    colleague now and then; the two runs must see the same bytes)."""
+    dest.mkdir(parents=True)
+    raw = (REPO / "models" / "manifest.json").read_bytes()
+    manifest = json.loads(raw)
+    (dest / "manifest.json").write_bytes(raw)
+    for entry in manifest["models"]:
+        if entry["name"] in names:
+            shutil.copyfile(REPO / "models" / entry["file"], dest / entry["file"])
+    return dest
+
+
 def openssl(*args: str, cwd: Path) -> None:
     """Run openssl quietly; fail loudly."""
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
@@ -175,9 +189,17 @@ def free_port() -> int:
 
 
 def write_inventory(
-    path: Path, camera_root: Path, broker_root: Path, tls: Path, port: int, **extra: Any
+    path: Path,
+    camera_root: Path,
+    broker_root: Path,
+    tls: Path,
+    port: int,
+    camera_host_vars: dict[str, Any] | None = None,
+    other_camera_root: Path = Path("/nonexistent"),
+    **extra: Any,
 ) -> Path:
-    """An inventory of chroot hosts: one camera to deploy, one more camera known to the broker, the broker."""
+    """An inventory of chroot hosts: one camera to deploy (with `camera_host_vars`), one more camera known
+    to the broker (deployed only where a test says so), the broker. `extra`: variables of every camera."""
     chroot = {
         "ansible_connection": "community.general.chroot",
         "ansible_python_interpreter": "/usr/bin/python3",
@@ -209,10 +231,11 @@ def write_inventory(
                             **chroot,
                             "ansible_host": str(camera_root),
                             "edge_pose_mqtt_password": PASSWORDS[CAMERA],
+                            **(camera_host_vars or {}),
                         },
                         OTHER_CAMERA: {
                             **chroot,
-                            "ansible_host": "/nonexistent",
+                            "ansible_host": str(other_camera_root),
                             "edge_pose_mqtt_password": PASSWORDS[OTHER_CAMERA],
                         },
                     },
@@ -250,5 +273,6 @@ class Deployment:
     port: int
     inventory: Path
     wheel_dir: Path
+    models_dir: Path
     first: PlaybookRun
     second: PlaybookRun

@@ -16,6 +16,7 @@ from ansible_harness import (
     build_rootfs_tarball,
     extract_rootfs,
     free_port,
+    freeze_models,
     freeze_sources,
     keep_logs,
     openssl,
@@ -55,9 +56,11 @@ def deployment(rootfs_tarball: Path, tls_dir: Path) -> Iterator[Deployment]:
     port = free_port()
     inventory = write_inventory(base / "inventory.yml", camera_root, broker_root, tls_dir, port)
     wheel_dir = base / "wheel"
+    models_dir = freeze_models(base / "models", ("movenet_lightning",))
     extra = {
         "edge_pose_wheel_dir": str(wheel_dir),
         "edge_pose_wheel_src_dir": str(freeze_sources(base / "src")),
+        "edge_pose_models_src_dir": str(models_dir),
     }
     args = ("--limit", f"localhost,{CAMERA},{BROKER}", "-e", json.dumps(extra))
     first = run_playbook(inventory, *args, log=base / "first-run.log")
@@ -65,7 +68,7 @@ def deployment(rootfs_tarball: Path, tls_dir: Path) -> Iterator[Deployment]:
     # Wall times for the report (pytest -s shows them; also in the logs' directory).
     (base / "timing.json").write_text(json.dumps({"first_s": first.seconds, "second_s": second.seconds}))
     print(f"\nansible: first run {first.seconds:.0f} s, second run {second.seconds:.0f} s (logs in {base})")
-    yield Deployment(camera_root, broker_root, tls_dir, port, inventory, wheel_dir, first, second)
+    yield Deployment(camera_root, broker_root, tls_dir, port, inventory, wheel_dir, models_dir, first, second)
     keep_logs(base)
     shutil.rmtree(base, ignore_errors=True)
 

@@ -103,7 +103,7 @@ def test_installed_config_passes_check_config(deployment: Deployment) -> None:
 
 
 def test_models_match_the_manifest(deployment: Deployment) -> None:
-    manifest = json.loads((REPO / "models" / "manifest.json").read_text())
+    manifest = json.loads((deployment.models_dir / "manifest.json").read_text())
     installed = deployment.camera_root / "opt/edge-pose/models"
     assert json.loads((installed / "manifest.json").read_text()) == manifest
     # By default the configured model (and its fallback, none here) goes to the camera, not the whole set.

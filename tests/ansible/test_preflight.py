@@ -8,7 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ansible_harness import CAMERA, free_port, run_playbook, scratch_dir, snapshot, write_inventory
+from ansible_harness import (
+    CAMERA,
+    OTHER_CAMERA,
+    free_port,
+    run_playbook,
+    scratch_dir,
+    snapshot,
+    write_inventory,
+)
 
 
 def failed_run(camera_root: Path, tls: Path, name: str, **variables: object) -> tuple[str, list[str]]:
@@ -59,3 +67,42 @@ def test_model_not_in_manifest_fails_before_any_change(pristine_camera: Path, tl
     output, changed = failed_run(pristine_camera, tls_dir, "badmodel", edge_pose_model_name="movenet_turbo")
     assert "edge_pose_model_name movenet_turbo" in output, output[-4000:]
     assert changed == []
+
+
+@pytest.mark.slow
+def test_a_failed_camera_stops_the_rollout_before_the_next_batch(
+    pristine_camera: Path, tls_dir: Path
+) -> None:
+    """Two cameras, one per batch: the first has a bad variable, the second (a good one) is never touched."""
+    base = scratch_dir("rolling")
+    inventory = write_inventory(
+        base / "inventory.yml",
+        pristine_camera,
+        Path("/nonexistent"),
+        tls_dir,
+        free_port(),
+        camera_host_vars={"edge_pose_config_overrides": {"camera": {"fps": 500}}},
+        other_camera_root=pristine_camera,
+    )
+    wheel_dir = base / "wheel"
+    wheel_dir.mkdir()
+    (wheel_dir / "edge_pose-0.0.0-py3-none-any.whl").write_bytes(b"placeholder")
+    extra = {"edge_pose_wheel_dir": str(wheel_dir), "edge_pose_rollout_batch": 1}
+    before = snapshot(pristine_camera)
+    run = run_playbook(
+        inventory,
+        "--limit",
+        f"localhost,{CAMERA},{OTHER_CAMERA}",
+        "--skip-tags",
+        "build",
+        "-e",
+        json.dumps(extra),
+    )
+    after = snapshot(pristine_camera)
+    shutil.rmtree(base, ignore_errors=True)
+    assert run.returncode != 0
+    assert "camera.fps: input should be less than or equal to 120" in run.output, run.output[-4000:]
+    assert run.recap[CAMERA]["failed"] == 1
+    assert OTHER_CAMERA not in run.recap, run.output[-4000:]  # its batch never started
+    before["tmp"], after["tmp"] = before["tmp"][1:], after["tmp"][1:]
+    assert before == after
