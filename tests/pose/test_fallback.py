@@ -7,12 +7,14 @@ import json
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from edge.pipeline import Pipeline
+from edge.pose.blazepose import BlazePose
 from edge.pose.fallback import FallbackEstimator
 from edge.pose.registry import create_estimator
 from edge.types import Frame
@@ -107,3 +109,42 @@ def test_no_fallback_means_the_load_error_is_raised(garbage_model_dir: Path) -> 
         create_estimator("broken", model_dir=garbage_model_dir, fallback=None)
     with pytest.raises(ModelError, match="unknown model 'nonesuch'"):
         create_estimator("nonesuch", model_dir=garbage_model_dir)
+
+
+class NaNLandmarks:
+    """A real interpreter whose landmark output reads as NaN (the seed's BlazePose-gives-NaN case);
+    everything else passes through."""
+
+    def __init__(self, inner: Any, nan_index: int) -> None:
+        self.inner = inner
+        self.nan_index = nan_index
+
+    def get_tensor(self, index: int) -> np.ndarray:
+        out = self.inner.get_tensor(index)
+        return np.full_like(out, np.nan) if index == self.nan_index else out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_blazepose_nan_landmarks_are_dropped_then_fallback_engages(data_dir: Path) -> None:
+    estimator = create_estimator("blazepose_lite", max_invalid_frames=3)
+    assert isinstance(estimator, FallbackEstimator)
+    blazepose = estimator._current
+    assert isinstance(blazepose, BlazePose)
+    image = cv2.imread(str(data_dir / "person_ambianic_edge" / "person-couch.jpg"))
+    pipeline = Pipeline(estimator, device="test")
+    ok = pipeline.process(Frame(image, 0, "couch", 0)).messages[0].payload
+    assert ok["model"] == "blazepose_lite" and len(ok["poses"]) == 1
+    assert ok["poses"][0]["layout"] == "blazepose33" and len(ok["poses"][0]["keypoints"]) == 33
+    blazepose._landmarker = NaNLandmarks(blazepose._landmarker, blazepose._lm_out)
+    models = []
+    for i in range(1, 5):
+        payload = pipeline.process(Frame(image, i * 33_000_000, "couch", i)).messages[0].payload
+        assert_publishable(payload)
+        models.append(payload["model"])
+        if payload["model"] == "blazepose_lite":
+            assert payload["poses"] == []
+    assert models == ["blazepose_lite", "blazepose_lite", "movenet_lightning", "movenet_lightning"]
+    assert blazepose.stats.invalid_outputs == 3
+    assert len(payload["poses"]) == 1 and payload["poses"][0]["layout"] == "coco17"
