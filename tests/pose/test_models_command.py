@@ -1,4 +1,4 @@
-"""`edge-pose models` and model choice by name: every manifest model loads through the registry."""
+"""`edge-pose models` and model choice by name: every manifest model loads through the registry and\nits pose messages validate against the pose message schema."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import json
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from edge.cli import main
 from edge.errors import EX_DATAERR
 from edge.pose.manifest import default_model_dir, load_manifest
 from edge.pose.registry import create_estimator
+from edge.publish.messages import pose_message
 from edge.types import Frame
+
+POSE_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "edge" / "schemas" / "pose.json").read_text())
 
 
 def test_table_lists_every_model_verified(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,3 +63,5 @@ def test_every_model_is_chosen_by_name_and_runs(data_dir: Path) -> None:
         assert len(poses) >= 1, spec.name
         assert poses[0].layout == spec.layout
         assert estimator.stats.invalid_outputs == 0
+        payload = pose_message(frame, poses, estimator.name, "test", "edge-pose").payload
+        jsonschema.validate(json.loads(json.dumps(payload, allow_nan=False)), POSE_SCHEMA)
