@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import pytest
-from conftest import EDGE_POSE, base_config, write_config
+from daemon_helpers import EDGE_POSE, base_config, write_config
 
 from edge.capture.camera import Backoff, Camera
 from edge.capture.file_source import FileSource

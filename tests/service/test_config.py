@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import EDGE_POSE, base_config, write_config
+from daemon_helpers import EDGE_POSE, base_config, write_config
 
 from edge.cli import main
 from edge.config import AppConfig, load_config

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from conftest import DEMO_CLIP, EDGE_POSE, NotifySocket, base_config, write_config
+from daemon_helpers import DEMO_CLIP, EDGE_POSE, NotifySocket, base_config, write_config
 from mosquitto import Mosquitto, Received
 
 

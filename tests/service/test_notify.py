@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import DEMO_CLIP, NotifySocket, base_config, write_config
+from daemon_helpers import DEMO_CLIP, NotifySocket, base_config, write_config
 
 from edge.service.notify import Notifier, socket_address, watchdog_interval_s
 

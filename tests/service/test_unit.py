@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EDGE_POSE, base_config, write_config
+from daemon_helpers import EDGE_POSE, base_config, write_config
 
 UNIT_NAME = "edge-pose.service"
 MAX_EXPOSURE = 2.0
