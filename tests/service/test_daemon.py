@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -120,3 +121,23 @@ def test_logs_carry_journald_priority_prefixes_when_stderr_is_the_journal(
     lines = [line for line in log_path.read_text().splitlines() if line.startswith("<")]
     assert any(line.startswith("<6>edge.service.daemon: ready") for line in lines), lines
     assert any(line.startswith("<6>edge.capture.camera:") for line in lines)
+
+
+def test_sigterm_with_the_broker_unreachable_still_exits_0_quickly(
+    tmp_path: Path, notify_socket: NotifySocket, start_daemon: Any
+) -> None:
+    """A worksite network that is down must not hold up a stop (systemd would SIGKILL us)."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = base_config(
+        f"file:{DEMO_CLIP}",
+        mqtt={"enabled": True, "host": "127.0.0.1", "port": port},
+        outbox={"path": str(tmp_path / "outbox.sqlite")},
+    )
+    daemon = start_daemon(write_config(tmp_path / "c.yaml", config), notify=notify_socket)
+    notify_socket.wait_for("READY", "1", timeout=60)  # frames flow whether or not the broker is there
+    time.sleep(1.0)
+    code, took = daemon.terminate()
+    assert code == 0, daemon.log()
+    assert took < 5.0, took
