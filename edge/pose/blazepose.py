@@ -77,7 +77,7 @@ def _sigmoid(x: NDArray[np.floating]) -> NDArray[np.float64]:
 
 class BlazePose:
     """One person per frame with BlazePose-33 landmarks. Reports track_id 0.. (a new id each time the
-    person is lost), keypoints (x, y, visibility) frame-normalised, score = the pose-presence score."""
+    person is lost, 0 again after `reset()`), keypoints (x, y, visibility) frame-normalised, score = the pose-presence score."""
 
     def __init__(
         self,
@@ -127,7 +127,13 @@ class BlazePose:
         return int(ins[0]["index"]), by_shape[(1, n)], by_shape[(1, 1)], int(ins[0]["shape"][1])
 
     def reset(self) -> None:
-        """Forget the person: the next frame runs the detector, filters start afresh."""
+        """Start over for a new source (or still): no person, fresh filters, track ids from 0 again."""
+        self._lose_person()
+        self._next_track_id = 0
+
+    def _lose_person(self) -> None:
+        """Absence resets state: the next frame runs the detector with fresh filters, and the next
+        person found gets a new track id."""
         self._roi = None
         self._filter.reset()
         self._aux_filter.reset()
@@ -140,13 +146,13 @@ class BlazePose:
         if roi is None:
             roi = self._detect(frame.image)
             if roi is None:
-                self.reset()
+                self._lose_person()
                 return []
         self.last_roi = roi
         self.last_region = roi.bounding_region(frame.width, frame.height)
         found = self._landmarks(frame.image, roi)
         if found is None or found[1] < self.settings.min_presence:
-            self.reset()
+            self._lose_person()
             return []
         landmarks, presence = found
         points = landmarks[:NUM_LANDMARKS, :2]

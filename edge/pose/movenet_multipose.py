@@ -75,7 +75,8 @@ class MultiPoseSettings:
 
 
 class MoveNetMultiPose:
-    """Up to six people per frame, layout coco17, each with a track id (1, 2, … never reused)."""
+    """Up to six people per frame, layout coco17, each with a track id (1, 2, …, not reused within a
+    source)."""
 
     def __init__(self, spec: ModelSpec, threads: int = 2, settings: MultiPoseSettings | None = None) -> None:
         verify_model_file(spec)
@@ -106,7 +107,7 @@ class MoveNetMultiPose:
         self.last_region: CropRegion | None = None
 
     def reset(self) -> None:
-        """End every track (a new source or a still image)."""
+        """End every track (a new source or a still image); ids start from 1 again."""
         self.tracker.reset()
 
     def estimate(self, frame: Frame) -> list[Pose]:

@@ -58,7 +58,8 @@ def decode_single_pose(
 
 
 class PoseNet:
-    """One person per frame (the strongest keypoints), layout coco17, track_id 0.. (new after a reset)."""
+    """One person per frame (the strongest keypoints), layout coco17, track_id 0.. (a new id each time
+    the person is lost, 0 again after `reset()`)."""
 
     def __init__(self, spec: ModelSpec, threads: int = 2, settings: PoseNetSettings | None = None) -> None:
         verify_model_file(spec)
@@ -99,7 +100,12 @@ class PoseNet:
         return stride
 
     def reset(self) -> None:
-        """Forget the person: fresh filter, a new track id next time."""
+        """Start over for a new source (or still): fresh filter, track ids from 0 again."""
+        self._lose_person()
+        self._next_track_id = 0
+
+    def _lose_person(self) -> None:
+        """Absence resets state: fresh filter, and the next person found gets a new track id."""
         self._filter.reset()
         self._track_id = None
 
@@ -109,13 +115,13 @@ class PoseNet:
         self.last_region = region
         keypoints = self._infer(frame.image, region)
         if keypoints is None:
-            self.reset()
+            self._lose_person()
             return []
         scores = keypoints[:, 2]
         confident = scores[scores > MIN_BOX_KEYPOINT_SCORE]
         score = float(confident.mean()) if len(confident) else 0.0
         if score < self.settings.min_pose_score:
-            self.reset()
+            self._lose_person()
             return []
         if self.settings.filter:
             keypoints[:, :2] = self._filter.apply(keypoints[:, :2], frame.ts)

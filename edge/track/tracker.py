@@ -93,8 +93,10 @@ class PoseTracker:
         self._next_id = 1
 
     def reset(self) -> None:
-        """End every track (a new source). Ids keep counting up, so an old id never comes back."""
+        """End every track for a new source (or still); ids start from 1 again, as single-pose
+        estimators restart theirs from 0. Within a source an ended track's id never comes back."""
         self.tracks.clear()
+        self._next_id = 1
 
     def update(self, poses: list[Pose], ts: float, width: int, height: int) -> list[Pose]:
         """Poses of the frame at `ts` seconds (a `width`×`height` frame) with track ids and filtered
