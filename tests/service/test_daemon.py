@@ -141,3 +141,27 @@ def test_sigterm_with_the_broker_unreachable_still_exits_0_quickly(
     code, took = daemon.terminate()
     assert code == 0, daemon.log()
     assert took < 5.0, took
+
+
+def test_person_down_event_reaches_the_broker_and_ends_on_sigterm(
+    tmp_path: Path, mosquitto: Mosquitto, notify_socket: NotifySocket, start_daemon: Any, data_dir: Path
+) -> None:
+    """The whole chain in the daemon: a person lying in view (a real UR Fall frame, looped like a camera)
+    raises person_down after its 5 s; on SIGTERM the open event ends, and the end goes through the
+    outbox to the broker before the `stopped` status."""
+    device = f"cam-{uuid.uuid4().hex[:8]}"
+    sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
+    image = data_dir / "fall_detection_dataset_subset" / "fall" / "fall-01-cam0-rgb-130.png"
+    config = mqtt_config(mosquitto, device, tmp_path, f"file:{image}", loop=True, realtime=True)
+    daemon = start_daemon(write_config(tmp_path / "c.yaml", config), notify=notify_socket)
+    notify_socket.wait_for("READY", "1", timeout=60)
+    sub.wait_for(lambda ms: any(e["state"] == "start" for e in payloads(ms, "event")), timeout=20)
+    code, took = daemon.terminate()
+    assert code == 0 and took < 5.0
+    messages = sub.wait_for(lambda ms: payloads(ms, "status")[-1:] == ["stopped"], timeout=5)
+    events = payloads(messages, "event")
+    assert [(e["type"], e["state"]) for e in events] == [("person_down", "start"), ("person_down", "end")]
+    assert events[0]["id"] == events[1]["id"] and events[1]["duration_s"] >= 5.0
+    order = [m.topic.rsplit("/", 1)[1] + ":" + m.payload.decode()[:20] for m in messages]
+    end_at = next(i for i, m in enumerate(messages) if m.topic.endswith("/event") and b'"end"' in m.payload)
+    assert end_at < order.index("status:stopped")
