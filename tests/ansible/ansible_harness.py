@@ -231,6 +231,8 @@ def write_inventory(
                             **chroot,
                             "ansible_host": str(camera_root),
                             "edge_pose_mqtt_password": PASSWORDS[CAMERA],
+                            "edge_pose_mqtt_tls_cert_file": str(tls / "client.crt"),
+                            "edge_pose_mqtt_tls_key_file": str(tls / "client.key"),
                             **(camera_host_vars or {}),
                         },
                         OTHER_CAMERA: {
@@ -276,3 +278,4 @@ class Deployment:
     models_dir: Path
     first: PlaybookRun
     second: PlaybookRun
+    tagged: PlaybookRun

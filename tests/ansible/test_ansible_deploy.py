@@ -31,6 +31,17 @@ def test_second_run_changes_nothing(deployment: Deployment) -> None:
     assert changed == {}, run.output[-6000:]
 
 
+def test_tags_update_the_config_alone_and_keep_the_checks(deployment: Deployment) -> None:
+    run = deployment.tagged
+    assert run.returncode == 0, run.output[-6000:]
+    assert run.recap[CAMERA]["changed"] == 1 and run.recap[BROKER]["changed"] == 0, run.output[-6000:]
+    # The preflight ran although only the configure and service phases were asked for.
+    assert "Validate the config with edge-pose check-config" in run.output
+    assert "Build the wheel" not in run.output and "Install the system packages" not in run.output
+    config = (deployment.camera_root / "etc/edge-pose/config.yaml").read_text()
+    assert "pose_max_rate_hz: 2.5" in config
+
+
 def test_rollout_is_rolling_and_stops_on_failure() -> None:
     import yaml
 
@@ -98,7 +109,8 @@ def test_installed_config_passes_check_config(deployment: Deployment) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     config = (deployment.camera_root / "etc/edge-pose/config.yaml").read_text()
     assert config.startswith("#") and "Managed by Ansible" in config[:200]  # the ansible_managed header
-    assert f"id: {CAMERA}" in config and "mqtt_password" in config
+    assert f"id: {CAMERA}" in config and "password_file: mqtt_password" in config
+    assert "key_file: mqtt_client.key" in config
     assert "cam-01-secret" not in config  # the secret lives in the credentials directory only
 
 
@@ -119,11 +131,12 @@ def test_secrets_and_config_permissions(deployment: Deployment) -> None:
     creds = root / "etc/edge-pose/credentials"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o700 and creds.stat().st_uid == 0
     names = sorted(p.name for p in creds.iterdir())
-    assert names == ["mqtt_ca.crt", "mqtt_password", "mqtt_username"]
+    assert names == ["mqtt_ca.crt", "mqtt_client.crt", "mqtt_client.key", "mqtt_password", "mqtt_username"]
     for path in creds.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_uid == 0, path
     assert (creds / "mqtt_password").read_text() == "cam-01-secret\n"
     assert (creds / "mqtt_username").read_text() == f"{CAMERA}\n"
+    assert (creds / "mqtt_client.key").read_bytes() == (deployment.tls / "client.key").read_bytes()
     config = root / "etc/edge-pose/config.yaml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
 
