@@ -27,11 +27,14 @@ logger = logging.getLogger(__name__)
 
 MAX_PEOPLE: Final = 6  # the model's fixed number of person slots
 VALUES_PER_PERSON: Final = 56  # 17 × (y, x, score) + box (ymin, xmin, ymax, xmax) + person score
-# Person score below which a slot is empty. tfjs uses 0.25 for the float model; re-tuned on real
-# footage: on vtest.avi (people ~80 px tall in 768×576) 0.25 keeps ~1 of the 3-8 walkers per frame,
-# 0.15 about 3.3 with no false person seen in the annotated frames, for INT8 and float alike; on
-# stills the slots between 0.15 and 0.25 were partly hidden real people (docs/models.md).
-MIN_PERSON_SCORE: Final = 0.15
+# Person scores, re-tuned on real footage (tfjs uses one threshold, 0.25, for the float model). A
+# new person needs MIN_PERSON_SCORE; a person already tracked is kept down to MIN_TRACKED_SCORE
+# (hysteresis, as ByteTrack keeps low-score boxes for existing tracks). On vtest.avi (walkers ~80 px
+# tall in 768×576): one threshold of 0.25 keeps ~1 of the 3-8 walkers per frame, 0.15 about 3.2
+# with 24 identity switches per tracked minute (INT8); 0.2 / 0.1 keeps 3.3 with 12.5 (float: 3.8
+# and 2.9), no false person seen in the frames looked at (docs/models.md).
+MIN_PERSON_SCORE: Final = 0.2
+MIN_TRACKED_SCORE: Final = 0.1
 # The INT8 file (float post-processing) sometimes fills two slots with the same person (boxes
 # overlapping by 0.3-0.9 on vtest.avi, never with the float file); the weaker one is dropped.
 # Two real people rarely overlap by more than half their boxes.
@@ -66,9 +69,11 @@ def suppress_duplicates(poses: list[Pose]) -> list[Pose]:
 
 @dataclass(frozen=True, slots=True)
 class MultiPoseSettings:
-    """Tunables: the person threshold (None = the manifest's or MIN_PERSON_SCORE) and the tracker."""
+    """Tunables: the score a new person needs (None = the manifest's "min_person_score" or
+    MIN_PERSON_SCORE), the lower score that keeps a tracked person, and the tracker."""
 
     min_person_score: float | None = None
+    min_tracked_score: float = MIN_TRACKED_SCORE  # capped at min_person_score
     # Box IoU, not OKS: people in wide views are small and few of their keypoints pass OKS's 0.3
     # score floor (on vtest.avi OKS gave 5× the identity switches of IoU on the model's own boxes).
     tracker: TrackerSettings = field(default_factory=lambda: TrackerSettings(similarity="iou"))
@@ -88,6 +93,7 @@ class MoveNetMultiPose:
             if self.settings.min_person_score is not None
             else float(spec.raw.get("min_person_score", MIN_PERSON_SCORE))
         )
+        self.min_tracked_score = min(self.settings.min_tracked_score, self.min_person_score)
         self.interpreter = load_interpreter(spec.path, threads)
         inputs = self.interpreter.get_input_details()
         outputs = self.interpreter.get_output_details()
@@ -120,7 +126,7 @@ class MoveNetMultiPose:
         poses = []
         for person in raw:
             score = float(person[55])
-            if score < self.min_person_score:
+            if score < self.min_tracked_score:
                 continue
             yxs = person[:51].reshape(17, 3)
             keypoints = np.empty((17, 3), dtype=np.float32)
@@ -137,7 +143,9 @@ class MoveNetMultiPose:
                     bbox=(float(x0), float(y0), float(x1), float(y1)),
                 )
             )
-        return self.tracker.update(suppress_duplicates(poses), frame.ts, frame.width, frame.height)
+        return self.tracker.update(
+            suppress_duplicates(poses), frame.ts, frame.width, frame.height, self.min_person_score
+        )
 
     def _infer(self, image: Image, region: CropRegion) -> NDArray[np.float32] | None:
         """The model's 6 × 56 output for the letterboxed frame, or None if it is invalid."""
@@ -160,7 +168,7 @@ class MoveNetMultiPose:
         self.interpreter.invoke()
         self.stats.invokes += 1
         raw: NDArray[np.float32] = self.interpreter.get_tensor(self._output_index)[0].copy()
-        people = raw[raw[:, 55] >= self.min_person_score]
+        people = raw[raw[:, 55] >= self.min_tracked_score]
         scores = raw[:, 55]
         valid = bool(np.isfinite(raw).all() and scores.min() >= 0.0 and scores.max() <= 1.0)
         if not valid or (len(people) and not keypoints_valid(people[:, :51].reshape(-1, 17, 3))):

@@ -98,9 +98,13 @@ class PoseTracker:
         self.tracks.clear()
         self._next_id = 1
 
-    def update(self, poses: list[Pose], ts: float, width: int, height: int) -> list[Pose]:
+    def update(
+        self, poses: list[Pose], ts: float, width: int, height: int, min_new_score: float = 0.0
+    ) -> list[Pose]:
         """Poses of the frame at `ts` seconds (a `width`×`height` frame) with track ids and filtered
-        keypoints, in descending score order."""
+        keypoints, in descending score order. A pose scoring below `min_new_score` may continue a
+        track but never starts one (dropped if it matches none): a person already followed is kept
+        through frames where the model is less sure, without admitting new weak detections."""
         self._expire(ts)
         unmatched = list(self.tracks)
         out: list[Pose] = []
@@ -111,6 +115,8 @@ class PoseTracker:
                 sim = self._similarity(pose, track.predicted(ts), width, height)
                 if sim >= best_sim:
                     best, best_sim = track, sim
+            if best is None and pose.score < min_new_score:
+                continue
             if best is None:
                 best = Track(self._next_id, pose, ts, OneEuroFilter(self.settings.keypoint_filter))
                 self._next_id += 1

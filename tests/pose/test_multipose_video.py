@@ -53,7 +53,7 @@ def count_identity_switches(frames: list[tuple[float, list[Pose]]]) -> tuple[int
 
 
 @pytest.mark.parametrize(
-    ("name", "max_per_minute"), [("movenet_multipose", 30.0), ("movenet_multipose_fp16", 15.0)]
+    ("name", "max_per_minute"), [("movenet_multipose", 18.0), ("movenet_multipose_fp16", 6.0)]
 )
 def test_vtest_people_per_frame_and_identity_switches(
     name: str, max_per_minute: float, data_dir: Path

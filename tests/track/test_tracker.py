@@ -102,3 +102,11 @@ def test_walker_missed_for_a_few_frames_keeps_id_via_velocity() -> None:
     back = tracker.update([person(0.2 + 0.02 * 9)], 0.9, W, H)[0]
     assert box_iou(person(0.28).bbox, person(0.38).bbox) < 0.15  # last box alone would not match
     assert back.track_id == 1
+
+
+def test_weak_pose_continues_a_track_but_never_starts_one() -> None:
+    tracker = PoseTracker(TrackerSettings(similarity="iou", filter=False))
+    assert tracker.update([person(0.3, score=0.12)], 0.0, W, H, min_new_score=0.2) == []
+    assert tracker.update([person(0.3, score=0.5)], 0.1, W, H, min_new_score=0.2)[0].track_id == 1
+    weak = tracker.update([person(0.31, score=0.12), person(0.8, score=0.12)], 0.2, W, H, min_new_score=0.2)
+    assert [p.track_id for p in weak] == [1]  # the followed person stays; the new weak one is not admitted
