@@ -28,7 +28,7 @@ from edge.pose.blazepose_anchors import (
 from edge.pose.blazepose_roi import RotatedRoi, roi_from_alignment, roi_input_matrix, roi_to_frame_px
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
-from edge.pose.runtime import Interpreter, load_interpreter
+from edge.pose.runtime import Interpreter, load_interpreter, zeros_like_input
 from edge.pose.smart_crop import CropRegion, crop_to_input_matrix, padded_square_region
 from edge.types import Frame, Image, Pose, keypoint_bbox
 
@@ -77,7 +77,8 @@ def _sigmoid(x: NDArray[np.floating]) -> NDArray[np.float64]:
 
 class BlazePose:
     """One person per frame with BlazePose-33 landmarks. Reports track_id 0.. (a new id each time the
-    person is lost, 0 again after `reset()`), keypoints (x, y, visibility) frame-normalised, score = the pose-presence score."""
+    person is lost, 0 again after `reset()`), keypoints (x, y, visibility) frame-normalised, and the
+    pose-presence score as the pose score."""
 
     def __init__(
         self,
@@ -99,6 +100,8 @@ class BlazePose:
         self._anchors = ssd_anchor_centres(DETECTOR_INPUT_SIZE)
         self._det_image: Image = np.zeros((DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, 3), np.uint8)
         self._lm_image: Image = np.zeros((self.size, self.size, 3), np.uint8)
+        self._det_input = zeros_like_input(self._detector.get_input_details()[0])
+        self._lm_input = zeros_like_input(self._landmarker.get_input_details()[0])
         self.stats = OutputStats()
         self.frames = 0
         self.detector_runs = 0
@@ -190,8 +193,10 @@ class BlazePose:
         matrix = crop_to_input_matrix(region, h, w, DETECTOR_INPUT_SIZE)
         size = (DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE)
         cv2.warpAffine(image, matrix, size, dst=self._det_image, flags=cv2.INTER_LINEAR)
-        rgb = self._det_image[None, :, :, ::-1].astype(np.float32)
-        self._detector.set_tensor(self._det_in, rgb / 127.5 - 1.0)  # MediaPipe: float in [-1, 1]
+        # MediaPipe: RGB as float in [-1, 1].
+        np.multiply(self._det_image[:, :, ::-1], 1.0 / 127.5, out=self._det_input[0], casting="unsafe")
+        self._det_input -= 1.0
+        self._detector.set_tensor(self._det_in, self._det_input)
         self._detector.invoke()
         self.stats.invokes += 1
         boxes = self._detector.get_tensor(self._det_boxes)[0]
@@ -224,8 +229,9 @@ class BlazePose:
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        rgb = self._lm_image[None, :, :, ::-1].astype(np.float32)
-        self._landmarker.set_tensor(self._lm_in, rgb / 255.0)  # MediaPipe: float in [0, 1]
+        # MediaPipe: RGB as float in [0, 1].
+        np.multiply(self._lm_image[:, :, ::-1], 1.0 / 255.0, out=self._lm_input[0], casting="unsafe")
+        self._landmarker.set_tensor(self._lm_in, self._lm_input)
         self._landmarker.invoke()
         self.stats.invokes += 1
         raw = self._landmarker.get_tensor(self._lm_out)[0].reshape(NUM_ALL_LANDMARKS, VALUES_PER_LANDMARK)
