@@ -8,6 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import cv2
+
 from edge import __version__
 from edge.commands import bench, check_config, eval_events, models, replay, run
 from edge.errors import EdgeError
@@ -36,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The only OpenCV work per frame is one small affine warp: its thread pool would cost more CPU in
+    # hand-offs than it saves, and it competes with the interpreter's threads (docs/benchmarks.md).
+    cv2.setNumThreads(1)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

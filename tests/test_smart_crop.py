@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from edge.layouts import COCO17_INDEX
+from edge.pose.crop_resize import crop_resize_into
 from edge.pose.smart_crop import (
     CropRegion,
     centre_square_region,
@@ -117,3 +118,37 @@ def test_warp_and_back_mapping_agree() -> None:
     x, y = crop_to_frame(crop_yx, region)[0]
     assert x * w == pytest.approx(px + 0.5, abs=0.6)
     assert y * h == pytest.approx(py + 0.5, abs=0.6)
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        CropRegion(0.45, 0.4, 0.75, 0.8),  # inside the frame, shrunk 1:1
+        CropRegion(0.55, 0.55, 0.7, 0.75),  # small: zoomed in
+        CropRegion(0.4, -0.2, 1.3, 1.0),  # past two edges: padded
+        padded_square_region(480, 640),  # the whole frame, letterboxed
+    ],
+)
+def test_crop_resize_shows_the_region_it_returns(region: CropRegion) -> None:
+    """A marker in the frame lands, through the returned region, where it was; padding is black."""
+    h, w, size = 480, 640, 192
+    image = np.full((h, w, 3), 60, np.uint8)
+    px, py = 400, 300
+    cv2.circle(image, (px, py), 3, (255, 255, 255), -1)
+    out = np.full((size, size, 3), 7, np.uint8)  # stale content must not survive
+    shown = crop_resize_into(image, region, out)
+    assert shown.width == pytest.approx(region.width, rel=0.02) and shown.x_min == pytest.approx(
+        region.x_min, abs=0.01
+    )
+    bright = out[:, :, 0].astype(float) - 60
+    ys, xs = np.nonzero(bright > 20)
+    wts = bright[ys, xs]
+    crop_yx = np.array(
+        [[(np.average(ys, weights=wts) + 0.5) / size, (np.average(xs, weights=wts) + 0.5) / size]]
+    )
+    x, y = crop_to_frame(crop_yx, shown)[0]
+    assert x * w == pytest.approx(px + 0.5, abs=0.75)
+    assert y * h == pytest.approx(py + 0.5, abs=0.75)
+    assert not (out == 7).all(axis=2).any()
+    if region.y_min < 0:  # rows above the frame are black padding
+        assert (out[: int(-region.y_min / region.height * size) - 1] == 0).all()

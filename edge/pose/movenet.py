@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from edge.errors import ModelError
 from edge.filters.low_pass import LowPassFilter
 from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.pose.crop_resize import crop_resize_into
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
@@ -24,7 +25,6 @@ from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
     CropRegion,
     crop_to_frame,
-    crop_to_input_matrix,
     determine_crop_region,
     padded_square_region,
     torso_visible,
@@ -143,17 +143,7 @@ class MoveNetSinglePose:
     def infer_region(self, image: Image, region: CropRegion) -> Keypoints | None:
         """Run the model once on `region` of `image` (no state is touched): unfiltered full-frame
         keypoints, or None when the guard rejects the output (counted in `stats`)."""
-        h, w = image.shape[:2]
-        matrix = crop_to_input_matrix(region, h, w, self.size)
-        cv2.warpAffine(
-            image,
-            matrix,
-            (self.size, self.size),
-            dst=self._warped,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
-        )
+        shown = crop_resize_into(image, region, self._warped)
         if self._input.dtype == np.uint8:
             cv2.cvtColor(self._warped, cv2.COLOR_BGR2RGB, dst=self._input[0])
         else:  # a float reference model takes the same 0..255 RGB values as float
@@ -169,6 +159,6 @@ class MoveNetSinglePose:
             return None
         self.stats.consecutive_invalid = 0
         keypoints = np.empty((17, 3), dtype=np.float32)
-        keypoints[:, :2] = crop_to_frame(raw[:, :2], region)
+        keypoints[:, :2] = crop_to_frame(raw[:, :2], shown)
         keypoints[:, 2] = raw[:, 2]
         return keypoints

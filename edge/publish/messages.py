@@ -4,10 +4,12 @@ may add fields, never change these (see docs/messages.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from edge.rules.event import Event
-from edge.types import Frame, Pose
+from edge.types import Frame, Keypoints, Pose
 
 POSE_SCHEMA = 1
 EVENT_SCHEMA = 1
@@ -39,15 +41,16 @@ def pose_payload(pose: Pose) -> dict[str, Any]:
         "score": round(float(pose.score), SCORE_DECIMALS),
         "bbox": [round(float(v), COORD_DECIMALS) for v in pose.bbox],
         "layout": pose.layout,
-        "keypoints": [
-            [
-                round(float(x), COORD_DECIMALS),
-                round(float(y), COORD_DECIMALS),
-                round(float(s), SCORE_DECIMALS),
-            ]
-            for x, y, s in pose.keypoints.tolist()
-        ],
+        "keypoints": _rounded_keypoints(pose.keypoints),
     }
+
+
+def _rounded_keypoints(keypoints: Keypoints) -> list[list[float]]:
+    """Keypoints as nested lists, coordinates and scores rounded (one vectorised pass per frame)."""
+    rounded = np.empty(keypoints.shape, dtype=np.float64)
+    np.round(keypoints[:, :2], COORD_DECIMALS, out=rounded[:, :2])
+    np.round(keypoints[:, 2:], SCORE_DECIMALS, out=rounded[:, 2:])
+    return cast(list[list[float]], rounded.tolist())
 
 
 def pose_message(frame: Frame, poses: list[Pose], model: str, device: str, prefix: str) -> Message:
