@@ -10,8 +10,10 @@ through."""
 from __future__ import annotations
 
 import cv2
+import numpy as np
+from numpy.typing import NDArray
 
-from edge.pose.smart_crop import CropRegion
+from edge.pose.smart_crop import CropRegion, crop_to_input_matrix
 from edge.types import Image
 
 SHRINK_INTERPOLATION = cv2.INTER_AREA  # averages: no aliasing from large frames
@@ -52,3 +54,28 @@ def crop_resize_into(image: Image, region: CropRegion, out: Image) -> CropRegion
         interpolation=interpolation,
     )
     return CropRegion(x_lo / w, y_lo / h, x_hi / w, y_hi / h)
+
+
+def warp_into(image: Image, region: CropRegion, out: Image) -> None:
+    """Fill `out` with `region` of `image` by one bilinear affine warp, black outside the frame (the
+    letterbox step of MultiPose and PoseNet; MoveNet single-pose uses `crop_resize_into`)."""
+    h, w = image.shape[:2]
+    size = out.shape[0]
+    cv2.warpAffine(
+        image,
+        crop_to_input_matrix(region, h, w, size),
+        (size, size),
+        dst=out,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+
+
+def bgr_to_input(bgr: Image, tensor: NDArray[np.generic]) -> None:
+    """Write a BGR image into a [1, H, W, 3] input tensor as RGB: in place for uint8 models, as 0..255
+    values for a float reference model."""
+    if tensor.dtype == np.uint8:
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=tensor[0])
+    else:
+        tensor[0] = bgr[:, :, ::-1]

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from edge.errors import ModelError
 from edge.filters.low_pass import LowPassFilter
 from edge.filters.one_euro import OneEuroFilter, OneEuroParams
-from edge.pose.crop_resize import crop_resize_into
+from edge.pose.crop_resize import bgr_to_input, crop_resize_into
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
@@ -144,10 +143,7 @@ class MoveNetSinglePose:
         """Run the model once on `region` of `image` (no state is touched): unfiltered full-frame
         keypoints, or None when the guard rejects the output (counted in `stats`)."""
         shown = crop_resize_into(image, region, self._warped)
-        if self._input.dtype == np.uint8:
-            cv2.cvtColor(self._warped, cv2.COLOR_BGR2RGB, dst=self._input[0])
-        else:  # a float reference model takes the same 0..255 RGB values as float
-            self._input[0] = self._warped[:, :, ::-1]
+        bgr_to_input(self._warped, self._input)
         self.interpreter.set_tensor(self._input_index, self._input)
         self.interpreter.invoke()
         self.stats.invokes += 1

@@ -10,16 +10,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Final
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from edge.errors import ModelError
 from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.pose.crop_resize import bgr_to_input, warp_into
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
-from edge.pose.smart_crop import CropRegion, crop_to_frame, crop_to_input_matrix, padded_square_region
+from edge.pose.smart_crop import CropRegion, crop_to_frame, padded_square_region
 from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
 
 logger = logging.getLogger(__name__)
@@ -139,21 +139,8 @@ class PoseNet:
         ]
 
     def _infer(self, image: Image, region: CropRegion) -> Keypoints | None:
-        h, w = image.shape[:2]
-        matrix = crop_to_input_matrix(region, h, w, self.size)
-        cv2.warpAffine(
-            image,
-            matrix,
-            (self.size, self.size),
-            dst=self._warped,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
-        )
-        if self._input.dtype == np.uint8:
-            cv2.cvtColor(self._warped, cv2.COLOR_BGR2RGB, dst=self._input[0])
-        else:
-            self._input[0] = self._warped[:, :, ::-1]
+        warp_into(image, region, self._warped)
+        bgr_to_input(self._warped, self._input)
         self.interpreter.set_tensor(self._input_index, self._input)
         self.interpreter.invoke()
         self.stats.invokes += 1
