@@ -114,6 +114,9 @@ if (( ! verify_only )); then
         2> "$BUILD/convert.log") || { tail -n 40 "$BUILD/convert.log" >&2; exit 1; }
     grep '^convert:' "$BUILD/convert.log" || true
 
+    log "cut the in-graph decoder off the single-pose INT8 files (decoded in numpy by edge/)"
+    (cd "$MODELS_DIR" && "$LITERT_VENV/bin/python" cut_decoder.py)
+
     log "manifest"
     (cd "$MODELS_DIR" && "$LITERT_VENV/bin/python" manifest.py --deb-root "$DEB_ROOT")
 fi

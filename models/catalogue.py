@@ -34,6 +34,15 @@ POSENET_LICENCE = (
 )
 
 MOVENET_SINGLE_OUTPUT = "y, x, score normalised to the input; COCO-17 order"
+# Single-pose INT8 files end at their four heads (cut_decoder.py; decoded by
+# edge/pose/movenet_heads.py), in this order and with these tensor names.
+MOVENET_HEAD_NAMES = ("center", "heatmaps", "regression", "offsets")
+MOVENET_HEAD_MEANINGS = (
+    "person centre heatmap, weighted towards the image centre (argmax = the person followed)",
+    "17 keypoint heatmaps after the sigmoid (the score)",
+    "17 x (dy, dx) from each cell to each keypoint, in cells (read at the centre cell)",
+    "17 x (dy, dx) sub-cell refinement of each keypoint, in cells (read at its own cell)",
+)
 MOVENET_MULTI_OUTPUT = (
     "6 people x 56: 17 x (y, x, score) normalised to the input, then box ymin, xmin, ymax, xmax "
     "(normalised), then person score"
@@ -69,9 +78,17 @@ class ModelSpec:
 
 
 def _movenet(
-    name: str, tfjs: str, quant: str, size: int, upstream: str, ref: str | None, notes: str
+    name: str,
+    tfjs: str,
+    quant: str,
+    size: int,
+    upstream: str,
+    ref: str | None,
+    notes: str,
+    heads: bool = False,
 ) -> ModelSpec:
     multi = "multipose" in tfjs
+    decoded = (MOVENET_MULTI_OUTPUT if multi else MOVENET_SINGLE_OUTPUT,)
     return ModelSpec(
         name=name,
         file=f"{name.replace('_fp16', '')}_{'fp16' if quant == 'fp16' else 'int8'}.tflite",
@@ -85,8 +102,10 @@ def _movenet(
         version=HUMAN_MODELS_VERSION,
         source_files=(f"models/{tfjs}.json", f"models/{tfjs}.bin"),
         reference=ref,
-        output_meanings=(MOVENET_MULTI_OUTPUT if multi else MOVENET_SINGLE_OUTPUT,),
+        output_meanings=MOVENET_HEAD_MEANINGS if heads else decoded,
+        output_roles=MOVENET_HEAD_NAMES if heads else (),
         notes=notes,
+        extra={"output_names": MOVENET_HEAD_NAMES, "decoder": "numpy"} if heads else {},
     )
 
 
@@ -179,8 +198,10 @@ MODELS: tuple[ModelSpec, ...] = (
         192,
         "tfhub.dev/google/movenet/singlepose/lightning/4",
         "movenet_lightning_fp16",
-        "Full INT8 (TFLITE_BUILTINS_INT8), uint8 image in, float32 keypoints out. "
+        "Full INT8 (TFLITE_BUILTINS_INT8), uint8 image in, the four INT8 heads out: the in-graph "
+        "decoder is cut off (cut_decoder.py) and decoded in numpy (edge/pose/movenet_heads.py). "
         "Fast on ai-edge-litert (XNNPACK); slow on the x86 tflite-runtime wheel.",
+        heads=True,
     ),
     _movenet(
         "movenet_lightning_fp16",
@@ -198,7 +219,8 @@ MODELS: tuple[ModelSpec, ...] = (
         256,
         "tfhub.dev/google/movenet/singlepose/thunder/4",
         "movenet_thunder_fp16",
-        "Full INT8, uint8 image in, float32 keypoints out.",
+        "Full INT8, uint8 image in, the four INT8 heads out (decoder cut off, decoded in numpy).",
+        heads=True,
     ),
     _movenet(
         "movenet_thunder_fp16",

@@ -46,11 +46,19 @@ class Model:
         self.outputs = self.interpreter.get_output_details()
 
     def run(self, image: np.ndarray) -> list[np.ndarray]:
-        """One invoke on `image` (already the input's shape without the batch axis)."""
+        """One invoke on `image` (already the input's shape without the batch axis); quantized
+        outputs (the cut MoveNet heads) come back dequantized to float32."""
         x = image[None].astype(self.input["dtype"], copy=False)
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()
-        return [self.interpreter.get_tensor(o["index"]).copy() for o in self.outputs]
+        return [self._float(o, self.interpreter.get_tensor(o["index"])) for o in self.outputs]
+
+    @staticmethod
+    def _float(detail: dict, values: np.ndarray) -> np.ndarray:
+        scale, zero = detail.get("quantization", (0.0, 0))
+        if values.dtype.kind == "f" or not scale:
+            return values.copy()
+        return (values.astype(np.float32) - zero) * np.float32(scale)
 
     def invoke(self) -> None:
         self.interpreter.invoke()

@@ -23,6 +23,9 @@ import catalogue
 import numpy as np
 from tflite_runtime_shim import Model, runtime_version
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # edge/pose/movenet_heads.py (numpy only)
+from edge.pose.movenet_heads import decode_heads
+
 # EDGE_POSE_MODELS_DIR points the tools at another directory (build.sh's experiments).
 MODELS_DIR = Path(os.environ.get("EDGE_POSE_MODELS_DIR", Path(__file__).resolve().parent))
 MANIFEST = MODELS_DIR / "manifest.json"
@@ -59,7 +62,8 @@ def keypoints(entry: dict, outputs: list[np.ndarray]) -> list[tuple[np.ndarray, 
     size = entry["input"]["shape"][1]
     family = entry["family"]
     if family == "movenet_singlepose":
-        kp = outputs[0].reshape(17, 3)
+        cut = len(outputs) == 4  # a cut file: the heads, in catalogue.MOVENET_HEAD_NAMES order
+        kp = decode_heads(*(o[0] for o in outputs)) if cut else outputs[0].reshape(17, 3)
         return [(kp[:, [1, 0]] * size, kp[:, 2])]
     if family == "movenet_multipose":
         people = outputs[0].reshape(-1, 56)

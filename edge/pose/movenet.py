@@ -1,6 +1,7 @@
 """MoveNet single-pose (Lightning 192, Thunder 256) with smart cropping and a One Euro filter.
 
-Per frame: warp the crop straight into the input tensor (one affine warp) → invoke → map the
+Per frame: crop and resize straight into the input tensor → invoke → decode the heads
+(edge/pose/movenet_heads.py; files that still carry the in-graph decoder are read as they are) → map the
 keypoints from crop to frame → filter them → compute the next crop from the filtered keypoints and
 low-pass it. When the pose score drops below threshold the crop, the filters and the track reset
 and no pose is reported (tfjs-models MoveNet detector)."""
@@ -18,8 +19,9 @@ from edge.filters.low_pass import LowPassFilter
 from edge.filters.one_euro import OneEuroFilter, OneEuroParams
 from edge.pose.crop_resize import bgr_to_input, crop_resize_into
 from edge.pose.manifest import ModelSpec, verify_model_file
+from edge.pose.movenet_heads import HeadDecoder, has_heads
 from edge.pose.output_guard import OutputStats, keypoints_valid
-from edge.pose.runtime import load_interpreter, zeros_like_input
+from edge.pose.runtime import load_interpreter
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
     CropRegion,
@@ -68,11 +70,13 @@ class MoveNetSinglePose:
         self.interpreter = load_interpreter(spec.path, threads)
         inputs = self.interpreter.get_input_details()
         outputs = self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1 or tuple(outputs[0]["shape"][-2:]) != (17, 3):
+        decoded = len(outputs) == 1 and tuple(outputs[0]["shape"][-2:]) == (17, 3)
+        if len(inputs) != 1 or not (decoded or has_heads(outputs)):
             raise ModelError(f"{spec.path}: not a MoveNet single-pose model (tensors {inputs} → {outputs})")
         self._input_index = int(inputs[0]["index"])
         self._output_index = int(outputs[0]["index"])
-        self._input = zeros_like_input(inputs[0])
+        self._heads = None if decoded else HeadDecoder(self.interpreter, outputs)
+        self._input_view = self.interpreter.tensor(self._input_index)  # written in place, no set_tensor copy
         self.size = int(inputs[0]["shape"][1])
         self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self.stats = OutputStats()
@@ -143,11 +147,12 @@ class MoveNetSinglePose:
         """Run the model once on `region` of `image` (no state is touched): unfiltered full-frame
         keypoints, or None when the guard rejects the output (counted in `stats`)."""
         shown = crop_resize_into(image, region, self._warped)
-        bgr_to_input(self._warped, self._input)
-        self.interpreter.set_tensor(self._input_index, self._input)
+        bgr_to_input(self._warped, self._input_view())  # the view is dropped before invoke
         self.interpreter.invoke()
         self.stats.invokes += 1
-        raw: NDArray[np.float32] = self.interpreter.get_tensor(self._output_index)[0, 0]
+        raw: NDArray[np.float32] = (
+            self._heads.decode() if self._heads else self.interpreter.get_tensor(self._output_index)[0, 0]
+        )
         if not keypoints_valid(raw):
             self.stats.invalid_outputs += 1
             self.stats.consecutive_invalid += 1
