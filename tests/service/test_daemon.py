@@ -151,7 +151,8 @@ def test_person_down_event_reaches_the_broker_and_ends_on_sigterm(
     outbox to the broker before the `stopped` status."""
     device = f"cam-{uuid.uuid4().hex[:8]}"
     sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
-    image = data_dir / "fall_detection_dataset_subset" / "fall" / "fall-01-cam0-rgb-130.png"
+    # UR Fall cam0 (side view), a person lying on the floor with the whole body in view
+    image = data_dir / "fall_detection_dataset_subset" / "fall" / "fall-07-cam0-rgb-124.png"
     config = mqtt_config(mosquitto, device, tmp_path, f"file:{image}", loop=True, realtime=True)
     daemon = start_daemon(write_config(tmp_path / "c.yaml", config), notify=notify_socket)
     notify_socket.wait_for("READY", "1", timeout=60)
