@@ -86,6 +86,36 @@ class PostureConfig(_Strict):
         le=1.0,
         description="knees and ankles must score this much to judge 'sitting on the floor'",
     )
+    end_on_head_beyond_tl: float = Field(
+        0.1,
+        ge=-1.0,
+        le=1.0,
+        description="a trunk lying in the image plane shows the head past the shoulders along it (0.17-0.8 TL "
+        "measured on people lying on the floor); with the head closer than this (TL) and the shoulders wide "
+        "(end_on_shoulder_ratio) the trunk points at the camera (someone sitting, seen from above) and its "
+        "angle in the image is not read as lying or bent; -1 turns the check off",
+    )
+    end_on_shoulder_ratio: float = Field(
+        1.0,
+        ge=0.5,
+        le=5.0,
+        description="... shoulder breadth over this frame's torso length at least this: a trunk seen end-on is "
+        "shortened, its shoulders are not (people lying measure 0.2-0.75)",
+    )
+    slumped_max_ankle_drop_tl: float = Field(
+        0.7,
+        ge=0.0,
+        le=2.0,
+        description="sitting on the floor with the legs stretched out (how a fall into sitting ends): ankles at "
+        "most this far below the hip centre (TL; a chair puts them a shin, 0.9 TL or more, below)",
+    )
+    slumped_min_knee_deg: float = Field(
+        120.0,
+        ge=90.0,
+        le=180.0,
+        description="... and the straighter leg's knee angle (deg, 180 = straight) at least this: a squat or "
+        "kneeling on the heels folds both knees (under 60 deg)",
+    )
     sitting_counts_as_down: bool = Field(
         False,
         description="count sitting on the floor (upright trunk, ankles at hip level) as down; off by default "
@@ -115,6 +145,20 @@ class FallConfig(_Strict):
         ge=0.0,
         le=180.0,
         description="trunk angle increase (deg) within the window, unless already lying",
+    )
+    collapse: bool = Field(
+        True,
+        description="also a fall without the trunk turn: the same fast descent ending slumped on the floor "
+        "(sitting, legs stretched out; see posture.slumped_*) or lying, confirmed for confirm_s; ended when "
+        "the person stands up",
+    )
+    collapse_max_drift_tl: float = Field(
+        0.5,
+        gt=0.0,
+        le=5.0,
+        description="someone who collapsed stays where they landed: the hip centre moving further than this "
+        "(TL) while a collapse is being confirmed is someone walking on (a misread pose or a switch to another "
+        "person), not a fall",
     )
     confirm_s: float = Field(
         1.0, ge=0.0, le=60.0, description="the person must then stay down (lying or low) this long (s)"

@@ -26,6 +26,8 @@ L_HIP, R_HIP = COCO17_INDEX["left_hip"], COCO17_INDEX["right_hip"]
 L_KNEE, R_KNEE = COCO17_INDEX["left_knee"], COCO17_INDEX["right_knee"]
 L_ANKLE, R_ANKLE = COCO17_INDEX["left_ankle"], COCO17_INDEX["right_ankle"]
 TORSO_JOINTS = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
+HEAD_JOINTS = tuple(COCO17_INDEX[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
+LEGS = ((L_HIP, L_KNEE, L_ANKLE), (R_HIP, R_KNEE, R_ANKLE))
 MIN_TORSO_PX = 4.0  # below this the shoulders and hips coincide: no usable scale
 # An upper arm (about 0.6 TL side-on) drawn shorter than this points at or away from the camera, or a
 # keypoint is misplaced (an elbow read on the head): its angle in the image means nothing.
@@ -131,12 +133,49 @@ class Body:
     arm_left_deg: float | None  # upper-arm elevation
     arm_right_deg: float | None
     score: float  # mean score of the four torso joints
+    head_beyond_tl: float | None  # head centre past the shoulder centre along the trunk axis
+    shoulder_ratio: float | None  # shoulder breadth over this frame's torso length (both shoulders seen)
+    knee_deg: float | None  # knee angle of the straighter leg seen (180 straight)
 
     @property
     def arm_deg(self) -> float | None:
         """The more raised upper arm (None if neither is seen)."""
         seen = [a for a in (self.arm_left_deg, self.arm_right_deg) if a is not None]
         return max(seen) if seen else None
+
+
+def head_beyond_shoulders_tl(
+    kp: PixelKeypoints, shoulder: Point, hip: Point, min_score: float, scale_px: float
+) -> float | None:
+    """How far the head centre (mean of the seen nose, eyes and ears) lies past the shoulder centre
+    along the hip→shoulder axis, in TL of `scale_px`; None when no head joint is seen.
+
+    A trunk lying in the image plane has the neck and head beyond the shoulders (0.2-0.8 TL measured
+    on people lying on the floor); a trunk pointing at the camera (someone sitting, seen from above)
+    shows the head on top of the shoulders, about 0."""
+    seen = [i for i in HEAD_JOINTS if kp[i, 2] >= min_score]
+    if not seen:
+        return None
+    head_x, head_y = float(kp[seen, 0].mean()), float(kp[seen, 1].mean())
+    axis = (shoulder[0] - hip[0], shoulder[1] - hip[1])
+    length = math.hypot(*axis)
+    if length == 0.0:
+        return None
+    along = ((head_x - shoulder[0]) * axis[0] + (head_y - shoulder[1]) * axis[1]) / length
+    return along / scale_px
+
+
+def straightest_knee_deg(kp: PixelKeypoints, min_score: float) -> float | None:
+    """The larger knee angle (hip-knee-ankle, 180 = straight leg) of the legs whose three joints are
+    seen; None when neither is. A straight leg stays straight in any projection."""
+    angles = [
+        angle_between_deg(
+            (kp[h, 0] - kp[k, 0], kp[h, 1] - kp[k, 1]), (kp[a, 0] - kp[k, 0], kp[a, 1] - kp[k, 1])
+        )
+        for h, k, a in LEGS
+        if min(kp[h, 2], kp[k, 2], kp[a, 2]) >= min_score
+    ]
+    return max(angles) if angles else None
 
 
 def torso_length_px(kp: PixelKeypoints, min_score: float) -> float | None:
@@ -162,6 +201,12 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
     knee = midpoint(kp, L_KNEE, R_KNEE, min_score)
     ankle = midpoint(kp, L_ANKLE, R_ANKLE, min_score)
     legs = [i for i in (L_KNEE, R_KNEE, L_ANKLE, R_ANKLE) if kp[i, 2] >= min_score]
+    both_shoulders = min(kp[L_SHOULDER, 2], kp[R_SHOULDER, 2]) >= min_score
+    breadth = (
+        math.hypot(kp[L_SHOULDER, 0] - kp[R_SHOULDER, 0], kp[L_SHOULDER, 1] - kp[R_SHOULDER, 1])
+        if both_shoulders
+        else None
+    )
     return Body(
         hip=hip,
         shoulder=shoulder,
@@ -176,4 +221,7 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
         arm_left_deg=upper_arm_elevation_deg(kp, "left", min_score, MIN_UPPER_ARM_TL * scale),
         arm_right_deg=upper_arm_elevation_deg(kp, "right", min_score, MIN_UPPER_ARM_TL * scale),
         score=float(kp[list(TORSO_JOINTS), 2].mean()),
+        head_beyond_tl=head_beyond_shoulders_tl(kp, shoulder, hip, min_score, scale),
+        shoulder_ratio=None if breadth is None else breadth / torso,
+        knee_deg=straightest_knee_deg(kp, min_score),
     )

@@ -38,14 +38,16 @@ def in_posture(kind: PostureKind, body: Body, cfg: UnsafePostureConfig, pcfg: Po
     if posture.lying(body, pcfg):
         return False
     if kind == "trunk_flexion":
-        return body.trunk_deg >= cfg.trunk_flexion_deg
+        return body.trunk_deg >= cfg.trunk_flexion_deg and not posture.trunk_end_on(body, pcfg)
     if kind == "arms_raised":
         arm = body.arm_deg
         return arm is not None and arm >= cfg.arm_raise_deg
     legs_seen = body.leg_score >= pcfg.min_leg_score and body.trunk_deg < pcfg.lying_trunk_deg
+    # squatting and kneeling fold the knees; a straight leg there is sitting on the floor, legs stretched out
+    folded = body.knee_deg is None or body.knee_deg < pcfg.slumped_min_knee_deg
     squat = body.ankle_drop_tl is not None and body.ankle_drop_tl <= cfg.squat_ankle_drop_tl
     kneel = body.shin_drop_tl is not None and body.shin_drop_tl <= cfg.kneel_shin_drop_tl
-    return legs_seen and (squat or kneel)
+    return legs_seen and folded and (squat or kneel)
 
 
 class UnsafePostureRule:

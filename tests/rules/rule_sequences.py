@@ -43,6 +43,8 @@ SQUAT = Stance(trunk=30.0, thigh=-110.0, shin=40.0)  # deep squat: knees above t
 SIT_CHAIR = Stance(trunk=5.0, thigh=-90.0, shin=0.0)  # thighs level, shins vertical
 KNEEL = Stance(trunk=5.0, thigh=0.0, shin=90.0)  # upright on the knees, shins flat on the floor
 LIE = Stance(trunk=90.0, thigh=-90.0, shin=-90.0)  # flat on the floor (head towards +x)
+SLUMP = Stance(trunk=-15.0, thigh=-85.0, shin=-95.0)  # sitting on the floor, leaning back, legs stretched out
+STOOL = Stance(trunk=5.0, thigh=-115.0, shin=-10.0)  # on a low stool: knees above the hips, shins hanging
 ARMS_UP = Stance(arm=160.0)
 
 
@@ -172,6 +174,24 @@ def run_script(
 def starts(events: list[Event], type_: str | None = None) -> list[Event]:
     """Start events (of one type)."""
     return [e for e in events if e.state == "start" and (type_ is None or e.type == type_)]
+
+
+def seen_from_above(kp: np.ndarray) -> np.ndarray:
+    """What an overhead camera shows of a person sitting upright whose trunk happens to lie along the
+    image like `kp`'s: the trunk points at the camera, so it is drawn at 30 % of its length while the
+    shoulders keep their breadth, and the head sits on top of the shoulders."""
+    out = kp.copy()
+    hip = (kp[COCO17_INDEX["left_hip"], :2] + kp[COCO17_INDEX["right_hip"], :2]) / 2
+    for name in ("left_shoulder", "right_shoulder"):
+        out[COCO17_INDEX[name], :2] = hip + 0.3 * (kp[COCO17_INDEX[name], :2] - hip)
+    shoulder_centre = (out[COCO17_INDEX["left_shoulder"], :2] + out[COCO17_INDEX["right_shoulder"], :2]) / 2
+    across = kp[COCO17_INDEX["left_shoulder"], :2] - kp[COCO17_INDEX["right_shoulder"], :2]
+    for name in ("left_shoulder", "right_shoulder"):  # full breadth around the shortened trunk's top
+        sign = 0.5 if name.startswith("left") else -0.5
+        out[COCO17_INDEX[name], :2] = shoulder_centre + sign * across
+    for name in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"):
+        out[COCO17_INDEX[name], :2] = shoulder_centre
+    return out
 
 
 def shifted(s: Stance, dx: float) -> Stance:

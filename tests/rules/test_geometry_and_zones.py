@@ -9,9 +9,11 @@ from edge.layouts import COCO17_INDEX
 from edge.rules.config import ZoneConfig
 from edge.rules.geometry import (
     angle_from_vertical_deg,
+    head_beyond_shoulders_tl,
     measure,
     reba_trunk_score,
     reba_upper_arm_score,
+    straightest_knee_deg,
     to_pixels,
     torso_length_px,
 )
@@ -94,3 +96,27 @@ def test_zone_polygons() -> None:
     assert not zones.applies((0.3, 0.3))  # on the bed
     assert not zones.applies((0.5, 0.05))  # above the include zone
     assert ZoneFilter([]).applies((0.0, 0.0))
+
+
+def test_head_beyond_shoulders_along_the_trunk() -> None:
+    """Measured along the hip→shoulder axis, whatever its direction in the image."""
+    kp = np.zeros((17, 3))
+    nose = COCO17_INDEX["nose"]
+    kp[nose] = (150.0, 40.0, 0.9)  # trunk along +x from hip (0, 40) to shoulder (100, 40)
+    assert head_beyond_shoulders_tl(kp, (100.0, 40.0), (0.0, 40.0), 0.2, 100.0) == pytest.approx(0.5)
+    kp[nose] = (100.0, 90.0, 0.9)  # beside the shoulders, not past them
+    assert head_beyond_shoulders_tl(kp, (100.0, 40.0), (0.0, 40.0), 0.2, 100.0) == pytest.approx(0.0)
+    kp[nose, 2] = 0.1
+    assert head_beyond_shoulders_tl(kp, (100.0, 40.0), (0.0, 40.0), 0.2, 100.0) is None
+
+
+def test_straightest_knee() -> None:
+    kp = np.zeros((17, 3))
+    for name, xy in (("left_hip", (0, 0)), ("left_knee", (0, 50)), ("left_ankle", (50, 50))):
+        kp[COCO17_INDEX[name]] = (*xy, 0.9)
+    assert straightest_knee_deg(kp, 0.2) == pytest.approx(90.0)
+    for name, xy in (("right_hip", (0, 0)), ("right_knee", (0, 50)), ("right_ankle", (0, 100))):
+        kp[COCO17_INDEX[name]] = (*xy, 0.9)
+    assert straightest_knee_deg(kp, 0.2) == pytest.approx(180.0)
+    kp[:, 2] = 0.0
+    assert straightest_knee_deg(kp, 0.2) is None

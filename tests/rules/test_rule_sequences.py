@@ -12,12 +12,15 @@ from rule_sequences import (
     KNEEL,
     LIE,
     SIT_CHAIR,
+    SLUMP,
     SQUAT,
     STAND,
+    STOOL,
     WIDTH,
     Script,
     keypoints,
     run_script,
+    seen_from_above,
     shifted,
     starts,
 )
@@ -49,6 +52,16 @@ CASES: list[tuple[str, Script, dict[str, int], set[str]]] = [
     ("arms above the shoulders 6 s", [(1, STAND), (0.5, ARMS_UP), (6, ARMS_UP), (0.5, STAND), (2, STAND)],
      {"unsafe_posture": 1}, {"arms_raised"}),
     ("walk across the room", [(3, shifted(STAND, 200)), (3, shifted(STAND, -200))], {}, set()),
+    # the collapse path: a fast descent without the trunk turn that ends slumped on the floor
+    ("slump to the floor, legs stretched out", [(2, STAND), (0.5, SLUMP), (8, SLUMP)], {"fall": 1}, set()),
+    ("slump to the floor, get up after 3 s", [(2, STAND), (0.5, SLUMP), (3, SLUMP), *GET_UP], {"fall": 1},
+     set()),
+    ("drop onto a low stool", [(2, STAND), (0.4, STOOL), (10, STOOL), (1, STAND)], {}, set()),
+    ("sit down on the floor calmly", [(2, STAND), (1.5, SQUAT), (1.5, SLUMP), (8, SLUMP)], {}, set()),
+    ("hips read low, the 'slumped' figure walks on", [(2, STAND), (0.3, SLUMP), (2, shifted(SLUMP, 150)),
+     (2, shifted(STAND, 200))], {}, set()),
+    ("crouch fast, sit on the floor 3 s later", [(2, STAND), (0.6, SQUAT), (3, SQUAT), (1, SLUMP), (8, SLUMP)],
+     {}, set()),
 ]  # fmt: skip
 
 
@@ -82,6 +95,38 @@ def test_fall_details_explain_the_alarm(fps: float) -> None:
     assert fall.details["descent_speed_tl_s"] >= RulesConfig().fall.min_descent_speed_tl_s
     assert fall.details["trunk_turn_deg"] >= 30
     assert fall.details["lying"] is True
+
+
+def test_collapse_details_and_end(fps: float) -> None:
+    """A slump to the floor is a fall of kind "collapse" that lasts until the person stands up."""
+    events = run_script([(2, STAND), (0.5, SLUMP), (8, SLUMP), *GET_UP], fps)
+    (fall,) = starts(events, "fall")
+    assert fall.details["kind"] == "collapse" and fall.details["slumped"] is True
+    assert fall.details["trunk_turn_deg"] < RulesConfig().fall.min_trunk_turn_deg
+    assert 1.9 <= fall.start_ts <= 2.6
+    (end,) = [e for e in events if e.type == "fall" and e.state == "end"]
+    assert end.details["reason"] == "up" and end.ts >= 2 + 0.5 + 8 + 2  # not before they stand
+    off = RulesConfig.model_validate({"fall": {"collapse": False}})
+    assert counts(run_script([(2, STAND), (0.5, SLUMP), (8, SLUMP)], fps, off)) == {}
+
+
+def test_a_trunk_pointing_at_the_camera_is_not_lying() -> None:
+    """An overhead camera sees a person sitting upright with a trunk that looks flat in the image, but
+    with the head on top of the shoulders: not person_down. The same trunk with the head past the
+    shoulders (a person lying) is."""
+    image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    for kp, expected in ((seen_from_above(keypoints(LIE)), {}), (keypoints(LIE), {"person_down": 1})):
+        engine = RulesEngine()
+        events: list[Event] = []
+        for i in range(40):
+            events += engine.process(Frame(image, round(i * 0.2e9), "s", i), [Pose(kp, 0.8, "coco17", 1)])
+        down = {k: v for k, v in counts(events + engine.finish()).items() if k in ("fall", "person_down")}
+        assert down == expected
+    off = RulesConfig.model_validate({"posture": {"end_on_head_beyond_tl": -1}})
+    engine = RulesEngine(off)
+    above = [Pose(seen_from_above(keypoints(LIE)), 0.8, "coco17", 1)]
+    events = [e for i in range(40) for e in engine.process(Frame(image, round(i * 0.2e9), "s", i), above)]
+    assert counts(events) == {"person_down": 1}
 
 
 def test_getting_up_ends_person_down_and_fall(fps: float) -> None:
@@ -223,6 +268,8 @@ NOISY = {"noise_px": 4.0, "miss_rate": 0.1}  # 4 % of a torso length of jitter, 
         ("bend and straighten now and then", [(4, STAND), (1, BEND), (1.5, BEND), (1, STAND)] * 6, {}),
         ("fall and stay down", [(2, STAND), (0.5, LIE), (8, LIE)], {"fall": 1, "person_down": 1}),
         ("lie down slowly", [*GET_DOWN_SLOWLY, (8, LIE)], {"person_down": 1}),
+        ("slump to the floor", [(2, STAND), (0.5, SLUMP), (8, SLUMP)], {"fall": 1}),
+        ("sit down fast on a chair", [(2, STAND), (0.5, SIT_CHAIR), (10, SIT_CHAIR), (1, STAND)], {}),
     ],
 )
 def test_noisy_keypoints_and_missed_frames(
