@@ -57,8 +57,8 @@ class Pose:
 def keypoint_bbox(keypoints: Keypoints, min_score: float) -> tuple[float, float, float, float]:
     """Box (x0, y0, x1, y1) around keypoints scoring at least `min_score` (all of them if none do),
     clipped to the frame."""
-    confident = keypoints[keypoints[:, 2] >= min_score]
-    pts = confident if len(confident) else keypoints
-    x0, y0 = np.clip(pts[:, :2].min(axis=0), 0.0, 1.0)
-    x1, y1 = np.clip(pts[:, :2].max(axis=0), 0.0, 1.0)
-    return float(x0), float(y0), float(x1), float(y1)
+    rows = keypoints.tolist()  # a few dozen points: plain Python beats tiny numpy calls here
+    pts = [p for p in rows if p[2] >= min_score] or rows
+    xs = [min(max(p[0], 0.0), 1.0) for p in pts]
+    ys = [min(max(p[1], 0.0), 1.0) for p in pts]
+    return min(xs), min(ys), max(xs), max(ys)

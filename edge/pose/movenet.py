@@ -53,9 +53,8 @@ class SinglePoseSettings:
 
 def pose_score(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> float:
     """Mean score of the keypoints above `min_score` (0 if none): tfjs MoveNet's pose score."""
-    scores = keypoints[:, 2]
-    confident = scores[scores > min_score]
-    return float(confident.mean()) if len(confident) else 0.0
+    confident = [s for s in keypoints[:, 2].tolist() if s > min_score]
+    return sum(confident) / len(confident) if confident else 0.0
 
 
 class MoveNetSinglePose:

@@ -7,6 +7,7 @@ Unlike the TF-Lite Raspberry Pi example, every keypoint counts for the body rang
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ def centre_square_region(height: int, width: int) -> CropRegion:
 
 def torso_visible(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> bool:
     """True when at least one hip and one shoulder score above `min_score`."""
-    scores = keypoints[:, 2]
+    scores = keypoints[:, 2].tolist()
     return bool(max(scores[i] for i in _HIPS) > min_score and max(scores[i] for i in _SHOULDERS) > min_score)
 
 
@@ -87,16 +88,17 @@ def determine_crop_region(
     than the frame."""
     if not torso_visible(keypoints, min_score):
         return padded_square_region(height, width)
-    px = keypoints[:, 0].astype(np.float64) * width
-    py = keypoints[:, 1].astype(np.float64) * height
-    cx = (px[_HIPS[0]] + px[_HIPS[1]]) / 2
-    cy = (py[_HIPS[0]] + py[_HIPS[1]]) / 2
-    torso = list(_TORSO)
-    torso_range = max(np.abs(cx - px[torso]).max(), np.abs(cy - py[torso]).max())
-    confident = keypoints[:, 2] > min_score
-    body_range = 0.0
-    if confident.any():
-        body_range = max(np.abs(cx - px[confident]).max(), np.abs(cy - py[confident]).max())
+    # 17 points: plain Python on one list is cheaper than a dozen tiny numpy calls right after an
+    # invoke has pushed numpy out of the CPU caches (docs/benchmarks.md)
+    points = [(x * width, y * height, score) for x, y, score in keypoints.tolist()]
+    cx = (points[_HIPS[0]][0] + points[_HIPS[1]][0]) / 2
+    cy = (points[_HIPS[0]][1] + points[_HIPS[1]][1]) / 2
+
+    def reach(indices: Iterable[int]) -> float:
+        return max((max(abs(cx - points[i][0]), abs(cy - points[i][1])) for i in indices), default=0.0)
+
+    torso_range = reach(_TORSO)
+    body_range = reach(i for i, p in enumerate(points) if p[2] > min_score)
     half = max(TORSO_EXPANSION_RATIO * torso_range, BODY_EXPANSION_RATIO * body_range)
     half = min(half, max(cx, width - cx, cy, height - cy))
     if half > max(width, height) / 2 or half <= 0:
@@ -115,6 +117,6 @@ def crop_to_input_matrix(region: CropRegion, height: int, width: int, size: int)
 
 def crop_to_frame(points_yx: NDArray[np.floating], region: CropRegion) -> NDArray[np.float64]:
     """Map crop-normalised (y, x) model output to frame-normalised (x, y)."""
-    y = region.y_min + np.asarray(points_yx[..., 0], dtype=np.float64) * region.height
-    x = region.x_min + np.asarray(points_yx[..., 1], dtype=np.float64) * region.width
-    return np.stack([x, y], axis=-1)
+    xy = np.asarray(points_yx, dtype=np.float64)[..., 1::-1] * (region.width, region.height)
+    xy += (region.x_min, region.y_min)
+    return xy
