@@ -25,72 +25,67 @@ HEAD_NAMES = ("center", "heatmaps", "regression", "offsets")  # output tensor na
 DISTANCE_BIAS = 1.8  # cells; the constant the TF Hub graph adds to the distance before dividing
 
 
+Quant = dict[str, tuple[float, float]]
+"""(scale, zero point) per head name; a float head is (1, 0)."""
+FLOAT_HEADS: Quant = dict.fromkeys(HEAD_NAMES, (1.0, 0.0))
+
+
 def decode_heads(
-    center: NDArray[Any], heatmaps: NDArray[Any], regression: NDArray[Any], offsets: NDArray[Any]
+    center: NDArray[Any],
+    heatmaps: NDArray[Any],
+    regression: NDArray[Any],
+    offsets: NDArray[Any],
+    quant: Quant = FLOAT_HEADS,
+    work: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
 ) -> NDArray[np.float32]:
-    """Keypoints [K, 3] as (y, x, score), y and x normalised to the model input, from float heads
-    center [H, W, 1], heatmaps [H, W, K], regression and offsets [H, W, 2K] (one image, no batch)."""
+    """Keypoints [K, 3] as (y, x, score), y and x normalised to the model input, from the heads of one
+    image: center [H, W, 1], heatmaps [H, W, K], regression and offsets [H, W, 2K], float or quantized
+    (`quant`). `work` lends two float32 buffers, [K, H, W] and [K, H*W], so a per-frame caller allocates
+    nothing heatmap-sized. The heatmaps are weighted as integers, one keypoint per row (a contiguous
+    argmax); their positive scale does not move the argmax."""
     h, w, k = heatmaps.shape
+    distance, weighted = work or (np.empty((k, h, w), np.float32), np.empty((k, h * w), np.float32))
     cy, cx = divmod(int(np.argmax(center)), w)
-    rough = regression[cy, cx].reshape(k, 2).astype(np.float32)
-    dy = np.arange(h, dtype=np.float32)[:, None, None] - (cy + rough[:, 0])
-    dx = np.arange(w, dtype=np.float32)[None, :, None] - (cx + rough[:, 1])
-    weighted = heatmaps / (np.sqrt(dy * dy + dx * dx) + DISTANCE_BIAS)
-    ys, xs = np.divmod(weighted.reshape(-1, k).argmax(0), w)
+    rough = _float(regression[cy, cx], quant["regression"]).reshape(k, 2)
+    dy = np.arange(h, dtype=np.float32) - (cy + rough[:, 0:1])  # [K, H]
+    dx = np.arange(w, dtype=np.float32) - (cx + rough[:, 1:2])  # [K, W]
+    np.add((dy * dy)[:, :, None], (dx * dx)[:, None, :], out=distance)
+    np.sqrt(distance, out=distance)
+    distance += DISTANCE_BIAS
+    zero = quant["heatmaps"][1]
+    np.subtract(heatmaps.reshape(h * w, k).T, np.float32(zero), out=weighted, dtype=np.float32)
+    weighted /= distance.reshape(k, h * w)
+    ys, xs = np.divmod(weighted.argmax(1), w)
     joints = np.arange(k)
-    fine = offsets[ys, xs].reshape(k, k, 2)[joints, joints]
+    fine = _float(offsets[ys, xs].reshape(k, k, 2)[joints, joints], quant["offsets"])
     out = np.empty((k, 3), dtype=np.float32)
     out[:, 0] = (ys + fine[:, 0]) / h
     out[:, 1] = (xs + fine[:, 1]) / w
-    out[:, 2] = heatmaps[ys, xs, joints]
+    out[:, 2] = _float(heatmaps[ys, xs, joints], quant["heatmaps"])
     return out
 
 
+def _float(values: NDArray[Any], scale_zero: tuple[float, float]) -> NDArray[np.float32]:
+    scale, zero = scale_zero
+    return ((values.astype(np.float32) - zero) * scale).astype(np.float32, copy=False)
+
+
 class HeadDecoder:
-    """Decodes one interpreter's head outputs after each invoke, without copying the heads or
-    allocating heatmap-sized arrays per frame. The heatmaps are read as integers and weighted one
-    keypoint per row (contiguous argmax); argmax does not care about their positive scale."""
+    """Decodes one interpreter's heads after each invoke: read through views (no copies), into
+    buffers allocated once."""
 
     def __init__(self, interpreter: Any, outputs: list[dict[str, Any]]) -> None:
         by_name = {o["name"]: o for o in outputs}
-        self._views = {n: interpreter.tensor(int(by_name[n]["index"])) for n in HEAD_NAMES}
+        self._views = [interpreter.tensor(int(by_name[n]["index"])) for n in HEAD_NAMES]
         self._quant = {n: _scale_zero(by_name[n]) for n in HEAD_NAMES}
         _, h, w, k = (int(d) for d in by_name["heatmaps"]["shape"])
-        self._rows = np.arange(h, dtype=np.float32)
-        self._cols = np.arange(w, dtype=np.float32)
-        self._distance = np.empty((k, h, w), dtype=np.float32)
-        self._weighted = np.empty((k, h * w), dtype=np.float32)
-        self._joints = np.arange(k)
-        self._h, self._w, self._k = h, w, k
-
-    def _float(self, name: str, values: NDArray[Any]) -> NDArray[np.float32]:
-        scale, zero = self._quant[name]
-        return ((values.astype(np.float32) - zero) * scale).astype(np.float32, copy=False)
+        self._work = (np.empty((k, h, w), np.float32), np.empty((k, h * w), np.float32))
 
     def decode(self) -> NDArray[np.float32]:
         """Keypoints [K, 3] (y, x, score) normalised to the model input, from the last invoke."""
-        h, w, k = self._h, self._w, self._k
-        cy, cx = divmod(int(np.argmax(self._views["center"]()[0])), w)
-        rough = self._float("regression", self._views["regression"]()[0, cy, cx]).reshape(k, 2)
-        dy = self._rows - (cy + rough[:, 0:1])  # [K, H]
-        dx = self._cols - (cx + rough[:, 1:2])  # [K, W]
-        distance = np.add((dy * dy)[:, :, None], (dx * dx)[:, None, :], out=self._distance)
-        np.sqrt(distance, out=distance)
-        distance += DISTANCE_BIAS
-        heat_raw = self._views["heatmaps"]()[0]
-        scale, zero = self._quant["heatmaps"]
-        weighted = np.subtract(
-            heat_raw.reshape(h * w, k).T, np.float32(zero), out=self._weighted, dtype=np.float32
-        )
-        weighted /= distance.reshape(k, h * w)
-        ys, xs = np.divmod(weighted.argmax(1), w)
-        joints = self._joints
-        fine = self._float("offsets", self._views["offsets"]()[0][ys, xs].reshape(k, k, 2)[joints, joints])
-        out = np.empty((k, 3), dtype=np.float32)
-        out[:, 0] = (ys + fine[:, 0]) / h
-        out[:, 1] = (xs + fine[:, 1]) / w
-        out[:, 2] = (heat_raw[ys, xs, joints].astype(np.float32) - zero) * scale
-        return out
+        # views into the interpreter's buffers, released on return: it refuses to invoke while one is held
+        center, heatmaps, regression, offsets = (view()[0] for view in self._views)
+        return decode_heads(center, heatmaps, regression, offsets, self._quant, self._work)
 
 
 def _scale_zero(detail: dict[str, Any]) -> tuple[float, float]:
