@@ -8,14 +8,12 @@ Needs only numpy and OpenCV (cv2), so it runs in the converter venv and the runt
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
+from sources import SOURCES, sha256_file
 
-SOURCES_JSON = Path(__file__).with_name("sources.json")
 DATA_DIR = "usr/share/doc/opencv-doc/examples/data"
 STILLS = ("messi5.jpg", "basketball1.png", "basketball2.png")
 VIDEO = "vtest.avi"  # pedestrians seen from above, 768x576, 795 frames
@@ -25,20 +23,12 @@ VIDEO_FRAMES = 8  # evenly spaced frames taken from VIDEO
 CROP_FRACTIONS = (1.0, 0.6)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def checked_path(deb_root: Path, name: str) -> Path:
     """Path of `name` under the unpacked opencv-doc, after checking its pinned sha256."""
-    pins = json.loads(SOURCES_JSON.read_text())["deb"]["opencv-doc"]["files"]
+    pins = SOURCES["deb"]["opencv-doc"]["files"]
     rel = f"{DATA_DIR}/{name}"
     path = deb_root / rel
-    got = _sha256(path)
+    got = sha256_file(path)
     if got != pins[rel]:
         raise ValueError(f"{path}: sha256 {got} != pinned {pins[rel]}")
     return path
@@ -111,7 +101,7 @@ def agreement_set(deb_root: Path, size: int) -> np.ndarray:
 
 def describe(deb_root: Path, size: int) -> str:
     """The manifest's "calibration" string."""
-    version = json.loads(SOURCES_JSON.read_text())["deb"]["opencv-doc"]["version"]
+    version = SOURCES["deb"]["opencv-doc"]["version"]
     n = len(calibration_set(deb_root, size))
     return (
         f"opencv-doc {version} people images ({', '.join(STILLS)}, {VIDEO_FRAMES} frames of "

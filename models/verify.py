@@ -11,7 +11,6 @@ verify.py bench            median ms per invoke, 1 and 2 threads
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import catalogue
 import numpy as np
+from sources import sha256_file
 from tflite_runtime_shim import Model, runtime_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # edge/pose/movenet_heads.py (numpy only)
@@ -31,14 +31,6 @@ MODELS_DIR = Path(os.environ.get("EDGE_POSE_MODELS_DIR", Path(__file__).resolve(
 MANIFEST = MODELS_DIR / "manifest.json"
 BENCH_WARMUP = 3  # invokes before timing
 BENCH_MIN_RUNS, BENCH_MAX_RUNS, BENCH_BUDGET_S = 5, 50, 3.0
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_manifest() -> dict:

@@ -65,11 +65,8 @@ class ModelSpec:
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file."""
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @cache
