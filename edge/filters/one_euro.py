@@ -30,16 +30,18 @@ class OneEuroParams:
     derivative_cutoff: float = 2.5  # Hz, smoothing of the speed estimate (tfjs: 2.5)
 
 
-def _alpha(cutoff: FloatArray | float, frequency: float) -> FloatArray | float:
+def _alpha(cutoff: float, frequency: float) -> float:
     """Exponential smoothing factor for a first-order low-pass at `cutoff` Hz sampled at `frequency`."""
-    tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff))
+    tau = 1.0 / (2.0 * math.pi * cutoff)
     te = 1.0 / frequency
-    result: FloatArray | float = 1.0 / (1.0 + tau / te)
-    return result
+    return 1.0 / (1.0 + tau / te)
 
 
 class OneEuroFilter:
-    """One Euro filter over a fixed-shape array. `apply(value, t)` returns the filtered array."""
+    """One Euro filter over a fixed-shape array. `apply(value, t)` returns the filtered array.
+
+    The state is kept as plain Python floats and updated in one loop: a pose has a few dozen
+    coordinates, where numpy's per-call cost (about twenty calls per frame) outweighs its arithmetic."""
 
     def __init__(self, params: OneEuroParams | None = None) -> None:
         self.params = params or OneEuroParams()
@@ -49,25 +51,32 @@ class OneEuroFilter:
         """Forget all history: the next value passes through unchanged."""
         self._frequency = self.params.frequency
         self._last_t: float | None = None
-        self._raw: FloatArray | None = None  # last raw input, for the speed estimate
-        self._x: FloatArray | None = None  # last output
-        self._dx: FloatArray | None = None  # smoothed speed, units per second
+        self._shape: tuple[int, ...] | None = None
+        self._raw: list[float] = []  # last raw input, for the speed estimate
+        self._x: list[float] = []  # last output
+        self._dx: list[float] = []  # smoothed speed, units per second
 
     def apply(self, value: NDArray[np.floating], t: float) -> FloatArray:
         """Filter `value` observed at time `t` seconds."""
         x = np.asarray(value, dtype=np.float64)
         if self._last_t is not None and t <= self._last_t:
             return x.copy()
-        if self._x is None or self._raw is None or self._dx is None or self._x.shape != x.shape:
-            self._raw, self._x, self._dx = x.copy(), x.copy(), np.zeros_like(x)
+        raw: list[float] = x.ravel().tolist()
+        if self._last_t is None or self._shape != x.shape:
+            self._shape, self._raw, self._x, self._dx = x.shape, raw, list(raw), [0.0] * len(raw)
             self._last_t = t
             return x.copy()
-        if self._last_t is not None:
-            self._frequency = 1.0 / (t - self._last_t)
+        frequency = self._frequency = 1.0 / (t - self._last_t)
         self._last_t = t
-        raw_dx = (x - self._raw) * self._frequency
-        self._dx = self._dx + _alpha(self.params.derivative_cutoff, self._frequency) * (raw_dx - self._dx)
-        cutoff = self.params.min_cutoff + self.params.beta * np.abs(self._dx)
-        self._x = self._x + _alpha(cutoff, self._frequency) * (x - self._x)
-        self._raw = x.copy()
-        return self._x.copy()
+        p = self.params
+        alpha_dx = _alpha(p.derivative_cutoff, frequency)
+        out: list[float] = []
+        speeds: list[float] = []
+        two_pi, te = 2.0 * math.pi, 1.0 / frequency
+        for v, last_raw, last_dx, last_x in zip(raw, self._raw, self._dx, self._x, strict=True):
+            dx = last_dx + alpha_dx * ((v - last_raw) * frequency - last_dx)
+            speeds.append(dx)
+            tau = 1.0 / (two_pi * (p.min_cutoff + p.beta * abs(dx)))  # _alpha(cutoff, frequency), inlined
+            out.append(last_x + 1.0 / (1.0 + tau / te) * (v - last_x))
+        self._raw, self._dx, self._x = raw, speeds, out
+        return np.array(out, dtype=np.float64).reshape(x.shape)

@@ -25,7 +25,6 @@ from edge.pose.runtime import load_interpreter
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
     CropRegion,
-    crop_to_frame,
     determine_crop_region,
     padded_square_region,
     torso_visible,
@@ -128,7 +127,7 @@ class MoveNetSinglePose:
             keypoints[:, :2] = self._keypoint_filter.apply(keypoints[:, :2], frame.ts)
         if self.settings.smart_crop:
             wanted = determine_crop_region(keypoints, h, w)
-            self._crop = CropRegion.from_array(self._crop_filter.apply(wanted.as_array()))
+            self._crop = CropRegion(*self._crop_filter.apply(wanted.as_tuple()))
         if self._track_id is None:
             self._track_id = self._next_track_id
             self._next_track_id += 1
@@ -152,13 +151,13 @@ class MoveNetSinglePose:
         raw: NDArray[np.float32] = (
             self._heads.decode() if self._heads else self.interpreter.get_tensor(self._output_index)[0, 0]
         )
-        if not keypoints_valid(raw):
+        rows = raw.tolist()  # 17 points: plain floats from here, one array at the end
+        if not keypoints_valid(rows):
             self.stats.invalid_outputs += 1
             self.stats.consecutive_invalid += 1
             logger.debug("%s: invalid output dropped (%d so far)", self.name, self.stats.invalid_outputs)
             return None
         self.stats.consecutive_invalid = 0
-        keypoints = np.empty((17, 3), dtype=np.float32)
-        keypoints[:, :2] = crop_to_frame(raw[:, :2], shown)
-        keypoints[:, 2] = raw[:, 2]
-        return keypoints
+        # crop-normalised (y, x) → frame-normalised (x, y), as smart_crop.crop_to_frame does
+        x0, y0, sx, sy = shown.x_min, shown.y_min, shown.width, shown.height
+        return np.array([(x * sx + x0, y * sy + y0, s) for y, x, s in rows], dtype=np.float32)

@@ -3,6 +3,7 @@ never published (a quantised or corrupt model can emit NaN or garbage)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,18 +26,13 @@ class OutputStats:
     consecutive_invalid: int = 0
 
 
-def keypoints_valid(raw: NDArray[np.floating]) -> bool:
-    """True when a (..., 3) array of (y, x, score) is finite, coordinates within the accepted range
-    and scores within [0, 1]."""
-    if not np.isfinite(raw).all():
-        return False
-    coords = raw[..., :2]
-    scores = raw[..., 2]
-    return bool(
-        coords.min() >= COORD_MIN
-        and coords.max() <= COORD_MAX
-        and scores.min() >= 0.0
-        and scores.max() <= 1.0
+def keypoints_valid(raw: NDArray[np.floating] | Sequence[Sequence[float]]) -> bool:
+    """True when a (..., 3) array (or rows) of (y, x, score) is finite, coordinates within the accepted
+    range and scores within [0, 1]. Checked on plain floats, where NaN fails every comparison: a
+    pose is a few dozen values, too few for numpy's per-call cost to pay."""
+    rows = raw.reshape(-1, 3).tolist() if isinstance(raw, np.ndarray) else raw
+    return all(
+        COORD_MIN <= y <= COORD_MAX and COORD_MIN <= x <= COORD_MAX and 0.0 <= s <= 1.0 for y, x, s in rows
     )
 
 

@@ -44,14 +44,9 @@ class CropRegion:
         """Height as a fraction of the frame height."""
         return self.y_max - self.y_min
 
-    def as_array(self) -> NDArray[np.float64]:
-        """(x_min, y_min, x_max, y_max), for filtering."""
-        return np.array([self.x_min, self.y_min, self.x_max, self.y_max], dtype=np.float64)
-
-    @classmethod
-    def from_array(cls, a: NDArray[np.floating]) -> CropRegion:
-        """Inverse of `as_array`."""
-        return cls(float(a[0]), float(a[1]), float(a[2]), float(a[3]))
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """(x_min, y_min, x_max, y_max), for filtering; `CropRegion(*values)` is the inverse."""
+        return self.x_min, self.y_min, self.x_max, self.y_max
 
 
 def padded_square_region(height: int, width: int) -> CropRegion:

@@ -4,9 +4,7 @@ may add fields, never change these (see docs/messages.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
-
-import numpy as np
+from typing import Any
 
 from edge.rules.event import Event
 from edge.types import Frame, Keypoints, Pose
@@ -46,11 +44,12 @@ def pose_payload(pose: Pose) -> dict[str, Any]:
 
 
 def _rounded_keypoints(keypoints: Keypoints) -> list[list[float]]:
-    """Keypoints as nested lists, coordinates and scores rounded (one vectorised pass per frame)."""
-    rounded = np.empty(keypoints.shape, dtype=np.float64)
-    np.round(keypoints[:, :2], COORD_DECIMALS, out=rounded[:, :2])
-    np.round(keypoints[:, 2:], SCORE_DECIMALS, out=rounded[:, 2:])
-    return cast(list[list[float]], rounded.tolist())
+    """Keypoints as nested lists, coordinates and scores rounded (Python's correctly rounded `round`
+    on plain floats: cheaper than numpy's calls at 17 points, and never prints 0.30000000000000004)."""
+    return [
+        [round(x, COORD_DECIMALS), round(y, COORD_DECIMALS), round(s, SCORE_DECIMALS)]
+        for x, y, s in keypoints.tolist()
+    ]
 
 
 def pose_message(frame: Frame, poses: list[Pose], model: str, device: str, prefix: str) -> Message:

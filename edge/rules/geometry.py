@@ -1,24 +1,23 @@
 """Body geometry from COCO-17 keypoints: pure functions, no state.
 
 Keypoints arrive normalised to the frame (x by width, y by height), so they are converted to pixels
-before any angle or length is measured; lengths are then expressed in torso lengths (TL) so the rules
+(plain Python rows: at 17 points numpy's per-call cost outweighs its arithmetic) before any angle or
+length is measured; lengths are then expressed in torso lengths (TL) so the rules
 work at any distance from the camera. Image y grows downwards: "drop" values are positive when a point
 is below another."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import NDArray
 
 from edge.layouts import COCO17_INDEX, to_coco17
 from edge.types import Keypoints
 
 Point = tuple[float, float]
-PixelKeypoints = NDArray[np.float64]
-"""A 17×3 array of COCO-17 (x, y, score) in pixels."""
+PixelKeypoints = Sequence[Sequence[float]]
+"""17 COCO-17 rows of (x, y, score) in pixels (a list of tuples from `to_pixels`; a 17×3 array also works)."""
 
 L_SHOULDER, R_SHOULDER = COCO17_INDEX["left_shoulder"], COCO17_INDEX["right_shoulder"]
 L_ELBOW, R_ELBOW = COCO17_INDEX["left_elbow"], COCO17_INDEX["right_elbow"]
@@ -36,16 +35,13 @@ MIN_UPPER_ARM_TL = 0.4
 
 def to_pixels(keypoints: Keypoints, layout: str, width: int, height: int) -> PixelKeypoints:
     """COCO-17 keypoints in pixels of a `width`×`height` frame, from any declared layout."""
-    picked = np.asarray(keypoints, dtype=np.float64)[list(to_coco17(layout))]
-    out = picked.copy()
-    out[:, 0] *= width
-    out[:, 1] *= height
-    return out
+    rows = keypoints.tolist()
+    return [(rows[i][0] * width, rows[i][1] * height, float(rows[i][2])) for i in to_coco17(layout)]
 
 
 def midpoint(kp: PixelKeypoints, a: int, b: int, min_score: float) -> Point | None:
     """Mean of joints `a` and `b` that score at least `min_score` (one is enough); None if neither does."""
-    pa, pb = kp[a].tolist(), kp[b].tolist()  # plain floats: numpy per-call overhead dominates at this size
+    pa, pb = kp[a], kp[b]
     if pa[2] >= min_score and pb[2] >= min_score:
         return (pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0
     if pa[2] >= min_score:
@@ -83,12 +79,13 @@ def upper_arm_elevation_deg(
     `side` ("left"/"right"): 0 arm along the body, 90 level with the shoulder, 180 straight up.
     None when a joint is not seen or the arm is drawn shorter than `min_length_px`."""
     s, e, h = (L_SHOULDER, L_ELBOW, L_HIP) if side == "left" else (R_SHOULDER, R_ELBOW, R_HIP)
-    if min(kp[s, 2], kp[e, 2], kp[h, 2]) < min_score:
+    shoulder, elbow, hip = kp[s], kp[e], kp[h]
+    if min(shoulder[2], elbow[2], hip[2]) < min_score:
         return None
-    arm = (kp[e, 0] - kp[s, 0], kp[e, 1] - kp[s, 1])
+    arm = (elbow[0] - shoulder[0], elbow[1] - shoulder[1])
     if math.hypot(*arm) < min_length_px:
         return None
-    trunk_down = (kp[h, 0] - kp[s, 0], kp[h, 1] - kp[s, 1])
+    trunk_down = (hip[0] - shoulder[0], hip[1] - shoulder[1])
     return angle_between_deg(arm, trunk_down)
 
 
@@ -153,10 +150,10 @@ def head_beyond_shoulders_tl(
     A trunk lying in the image plane has the neck and head beyond the shoulders (0.2-0.8 TL measured
     on people lying on the floor); a trunk pointing at the camera (someone sitting, seen from above)
     shows the head on top of the shoulders, about 0."""
-    seen = [i for i in HEAD_JOINTS if kp[i, 2] >= min_score]
+    seen = [kp[i] for i in HEAD_JOINTS if kp[i][2] >= min_score]
     if not seen:
         return None
-    head_x, head_y = float(kp[seen, 0].mean()), float(kp[seen, 1].mean())
+    head_x, head_y = sum(p[0] for p in seen) / len(seen), sum(p[1] for p in seen) / len(seen)
     axis = (shoulder[0] - hip[0], shoulder[1] - hip[1])
     length = math.hypot(*axis)
     if length == 0.0:
@@ -169,11 +166,9 @@ def straightest_knee_deg(kp: PixelKeypoints, min_score: float) -> float | None:
     """The larger knee angle (hip-knee-ankle, 180 = straight leg) of the legs whose three joints are
     seen; None when neither is. A straight leg stays straight in any projection."""
     angles = [
-        angle_between_deg(
-            (kp[h, 0] - kp[k, 0], kp[h, 1] - kp[k, 1]), (kp[a, 0] - kp[k, 0], kp[a, 1] - kp[k, 1])
-        )
-        for h, k, a in LEGS
-        if min(kp[h, 2], kp[k, 2], kp[a, 2]) >= min_score
+        angle_between_deg((hip[0] - knee[0], hip[1] - knee[1]), (ankle[0] - knee[0], ankle[1] - knee[1]))
+        for hip, knee, ankle in ((kp[h], kp[k], kp[a]) for h, k, a in LEGS)
+        if min(hip[2], knee[2], ankle[2]) >= min_score
     ]
     return max(angles) if angles else None
 
@@ -200,12 +195,10 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
     scale = max(scale_px, torso)
     knee = midpoint(kp, L_KNEE, R_KNEE, min_score)
     ankle = midpoint(kp, L_ANKLE, R_ANKLE, min_score)
-    legs = [i for i in (L_KNEE, R_KNEE, L_ANKLE, R_ANKLE) if kp[i, 2] >= min_score]
-    both_shoulders = min(kp[L_SHOULDER, 2], kp[R_SHOULDER, 2]) >= min_score
+    leg_scores = [s for s in (kp[i][2] for i in (L_KNEE, R_KNEE, L_ANKLE, R_ANKLE)) if s >= min_score]
+    left, right = kp[L_SHOULDER], kp[R_SHOULDER]
     breadth = (
-        math.hypot(kp[L_SHOULDER, 0] - kp[R_SHOULDER, 0], kp[L_SHOULDER, 1] - kp[R_SHOULDER, 1])
-        if both_shoulders
-        else None
+        math.hypot(left[0] - right[0], left[1] - right[1]) if min(left[2], right[2]) >= min_score else None
     )
     return Body(
         hip=hip,
@@ -217,10 +210,10 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
         ankle_drop_tl=None if ankle is None else (ankle[1] - hip[1]) / scale,
         knee_drop_tl=None if knee is None else (knee[1] - hip[1]) / scale,
         shin_drop_tl=None if knee is None or ankle is None else (ankle[1] - knee[1]) / scale,
-        leg_score=float(kp[legs, 2].min()) if legs else 0.0,
+        leg_score=float(min(leg_scores)) if leg_scores else 0.0,
         arm_left_deg=upper_arm_elevation_deg(kp, "left", min_score, MIN_UPPER_ARM_TL * scale),
         arm_right_deg=upper_arm_elevation_deg(kp, "right", min_score, MIN_UPPER_ARM_TL * scale),
-        score=float(kp[list(TORSO_JOINTS), 2].mean()),
+        score=float(sum(kp[i][2] for i in TORSO_JOINTS) / len(TORSO_JOINTS)),
         head_beyond_tl=head_beyond_shoulders_tl(kp, shoulder, hip, min_score, scale),
         shoulder_ratio=None if breadth is None else breadth / torso,
         knee_deg=straightest_knee_deg(kp, min_score),
