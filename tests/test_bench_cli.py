@@ -25,6 +25,9 @@ def test_bench_json_has_the_promised_figures(data_dir: Path) -> None:
         result["pipeline_ms_p50"] / result["bare_ms_p50"] == result["ratio"]
         or abs(result["pipeline_ms_p50"] / result["bare_ms_p50"] - result["ratio"]) < 0.01
     )
+    # At 1 thread an invoke's CPU time is its wall time: counted around the bare invokes only, not
+    # the pipeline frames between them (those would add a third or more).
+    assert 0 < result["bare_cpu_ms_per_invoke"] <= 1.2 * result["bare_ms_p95"], result
     assert (
         result["model"] == "movenet_lightning"
         and result["frames"] == 20
