@@ -1,9 +1,9 @@
 """Crop and resize in one step: the part of a crop region that lies in the frame is resized straight
 into the model's input buffer, and the part outside the frame is black padding.
 
-`cv2.resize` of a view is about five times cheaper than an equivalent `cv2.warpAffine` (measured
-0.07 vs 0.35 ms for 768×576 → 192×192 on the CI-class machine), and INTER_AREA averages when it
-shrinks, so a large frame does not alias. The visible part is snapped to whole source pixels; the
+A bilinear `cv2.resize` of a view is about half the cost of an equivalent `cv2.warpAffine` (0.14–0.18
+vs 0.34 ms into 192×192 on the CI-class machine). When it shrinks it uses INTER_AREA, which averages
+so a large frame does not alias, at about 1 ms (docs/benchmarks.md). The visible part is snapped to whole source pixels; the
 function returns the region the buffer shows exactly, which is what keypoints must be mapped back
 through."""
 
