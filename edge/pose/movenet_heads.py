@@ -37,15 +37,19 @@ def decode_heads(
     regression: NDArray[Any],
     offsets: NDArray[Any],
     quant: Quant = FLOAT_HEADS,
-    work: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+    work: tuple[NDArray[np.float32], NDArray[np.float32], NDArray[Any]] | None = None,
 ) -> NDArray[np.float32]:
     """Keypoints [K, 3] as (y, x, score), y and x normalised to the model input, from the heads of one
     image: center [H, W, 1], heatmaps [H, W, K], regression and offsets [H, W, 2K], float or quantized
-    (`quant`). `work` lends two float32 buffers, [K, H, W] and [K, H*W], so a per-frame caller allocates
-    nothing heatmap-sized. The heatmaps are weighted as integers, one keypoint per row (a contiguous
+    (`quant`). `work` lends two float32 buffers, [K, H, W] and [K, H*W], and a [K, H*W] buffer of the
+    heatmaps' dtype, so a per-frame caller allocates nothing heatmap-sized. The heatmaps are weighted as integers, one keypoint per row (a contiguous
     argmax); their positive scale does not move the argmax."""
     h, w, k = heatmaps.shape
-    distance, weighted = work or (np.empty((k, h, w), np.float32), np.empty((k, h * w), np.float32))
+    distance, weighted, rows = work or (
+        np.empty((k, h, w), np.float32),
+        np.empty((k, h * w), np.float32),
+        np.empty((k, h * w), heatmaps.dtype),
+    )
     cy, cx = divmod(int(np.argmax(center)), w)
     rough = _float(regression[cy, cx], quant["regression"]).reshape(k, 2)
     dy = np.arange(h, dtype=np.float32) - (cy + rough[:, 0:1])  # [K, H]
@@ -54,7 +58,7 @@ def decode_heads(
     np.sqrt(distance, out=distance)
     distance += DISTANCE_BIAS
     # one keypoint per row: OpenCV's transpose is several times cheaper than numpy's strided cast
-    weighted[:] = cv2.transpose(heatmaps.reshape(h * w, k))
+    weighted[:] = cv2.transpose(heatmaps.reshape(h * w, k), dst=rows)
     weighted -= np.float32(quant["heatmaps"][1])
     weighted /= distance.reshape(k, h * w)
     ys, xs = np.divmod(weighted.argmax(1), w)
@@ -81,7 +85,12 @@ class HeadDecoder:
         self._views = [interpreter.tensor(int(by_name[n]["index"])) for n in HEAD_NAMES]
         self._quant = {n: _scale_zero(by_name[n]) for n in HEAD_NAMES}
         _, h, w, k = (int(d) for d in by_name["heatmaps"]["shape"])
-        self._work = (np.empty((k, h, w), np.float32), np.empty((k, h * w), np.float32))
+        dtype = np.dtype(by_name["heatmaps"]["dtype"])
+        self._work = (
+            np.empty((k, h, w), np.float32),
+            np.empty((k, h * w), np.float32),
+            np.empty((k, h * w), dtype),
+        )
 
     def decode(self) -> NDArray[np.float32]:
         """Keypoints [K, 3] (y, x, score) normalised to the model input, from the last invoke."""
