@@ -80,10 +80,10 @@ class UnsafePostureRule:
         """Advance on one frame."""
         self._last = body
         events: list[Event] = []
+        score = reba_trunk_score(body.trunk_deg) + reba_upper_arm_score(body.arm_deg)
         for kind in POSTURES:
             now = applies and in_posture(kind, body, self.cfg, self.posture)
             change = self.held[kind].update(ts, now)
-            score = reba_details(body)["reba_trunk_arm"]
             if change == "on":
                 since = self.held[kind].since
                 self.open[kind] = OpenEvent(
