@@ -19,10 +19,14 @@ PostureKind = Literal["trunk_flexion", "arms_raised", "kneeling_squat"]
 POSTURES: tuple[PostureKind, ...] = ("trunk_flexion", "arms_raised", "kneeling_squat")
 
 
+def reba_scores(body: Body) -> tuple[int, int]:
+    """REBA-style trunk and upper-arm scores of a body (their sum is the trunk + arm score)."""
+    return reba_trunk_score(body.trunk_deg), reba_upper_arm_score(body.arm_deg)
+
+
 def reba_details(body: Body) -> dict[str, Any]:
     """The angles and REBA-style scores of a body."""
-    trunk = reba_trunk_score(body.trunk_deg)
-    arm = reba_upper_arm_score(body.arm_deg)
+    trunk, arm = reba_scores(body)
     return {
         "trunk_deg": body.trunk_deg,
         "upper_arm_left_deg": body.arm_left_deg,
@@ -80,7 +84,7 @@ class UnsafePostureRule:
         """Advance on one frame."""
         self._last = body
         events: list[Event] = []
-        score = reba_trunk_score(body.trunk_deg) + reba_upper_arm_score(body.arm_deg)
+        score = sum(reba_scores(body))  # once per frame, shared by the three postures
         for kind in POSTURES:
             now = applies and in_posture(kind, body, self.cfg, self.posture)
             change = self.held[kind].update(ts, now)
