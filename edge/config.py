@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from edge.capture.source_uri import SourceUri, parse_source_uri
 from edge.errors import ConfigError
+from edge.loader import Section
 from edge.pose.manifest import default_model_dir, load_manifest
 from edge.pose.registry import DEFAULT_MODEL
+from edge.pose.settings import PoseConfig
 from edge.publish.messages import DEFAULT_TOPIC_PREFIX
 from edge.rules.config import RulesConfig
 from edge.service.credentials import credentials_dir, read_secret, resolve_secret_path
@@ -31,12 +33,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_OUTBOX_PATH = Path("/var/lib/edge-pose/outbox.sqlite")  # the unit's StateDirectory=edge-pose
 TOPIC_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # no MQTT wildcards (+ #), separators or spaces
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; refuse to parse anything absurdly large
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors and YAML types are taken strictly."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class DeviceConfig(Section):
@@ -127,31 +123,6 @@ class ModelConfig(Section):
     def directory(self) -> Path:
         """The model directory in effect."""
         return self.dir if self.dir is not None else default_model_dir()
-
-
-class PoseConfig(Section):
-    """Single-pose loop tunables (smart crop and the One Euro keypoint filter)."""
-
-    smart_crop: bool = Field(True, description="Follow the person with a crop fed to the model.")
-    filter: bool = Field(True, description="Smooth keypoints over time with a One Euro filter.")
-    refine_on_acquire: bool = Field(
-        True, description="Run the model a second time on the frame where a person is first found."
-    )
-    min_pose_score: float = Field(
-        0.25, ge=0, le=1, description="Below this mean keypoint score the person is lost and state resets."
-    )
-    crop_alpha: float = Field(
-        0.9, gt=0, le=1, description="Low-pass weight of a new crop edge (1: no smoothing of the crop)."
-    )
-    filter_min_cutoff_hz: float = Field(
-        2.5, gt=0, le=100, description="One Euro cut-off at rest: lower is smoother with more lag."
-    )
-    filter_beta: float = Field(
-        300.0, ge=0, le=1e6, description="One Euro cut-off increase per unit of speed: higher lags less."
-    )
-    filter_derivative_cutoff_hz: float = Field(
-        2.5, gt=0, le=100, description="One Euro smoothing of the speed estimate."
-    )
 
 
 class TlsConfig(Section):
@@ -271,7 +242,10 @@ class AppConfig(Section):
     device: DeviceConfig = Field(description="This camera's identity.")
     camera: CameraConfig = Field(description="The camera source.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="The pose model.")
-    pose: PoseConfig = Field(default_factory=PoseConfig, description="Pose loop tunables.")
+    pose: PoseConfig = Field(
+        default_factory=PoseConfig,
+        description="Pose model tunables, one section per model family (edge/pose/settings.py).",
+    )
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="The broker.")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="The event outbox.")
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Safety-event thresholds.")
@@ -439,27 +413,44 @@ def load_secrets(config: AppConfig, path: str, directory: Path | None) -> Secret
     return secrets
 
 
-def check_models(config: AppConfig, path: str) -> list[str]:
-    """Problems with model.name/model.fallback against the manifest in model.dir. A missing manifest is
-    returned as a warning line (the models may be installed after the config is checked)."""
+def check_models(config: AppConfig, path: str, require_manifest: bool = False) -> list[str]:
+    """Problems with model.name/model.fallback (and the `pose:` family sections) against the manifest in
+    model.dir. A missing manifest is an error with `require_manifest`, else a warning line."""
     directory = config.model.directory
     if not (directory / "manifest.json").is_file():
+        if require_manifest:
+            raise ConfigError(f"{path}: model.dir: no manifest.json in {directory}")
         return [f"{path}: model.dir: no manifest.json in {directory} (model names not checked)"]
     try:
         known = load_manifest(directory)
     except Exception as exc:  # a broken manifest is reported by the model loader in detail
         raise ConfigError(f"{path}: model.dir: {exc}") from None
+    in_use: list[str] = []
     for key, name in (("model.name", config.model.name), ("model.fallback", config.model.fallback)):
-        if name is not None and name not in known:
+        if name is None:
+            continue
+        if name not in known:
             choices = ", ".join(sorted(known))
             raise ConfigError(f"{path}: {key}: unknown model {name!r} (known: {choices})")
+        in_use.append(f"{key} {name!r} is {known[name].family}")
+    families = {known[n].family for n in (config.model.name, config.model.fallback) if n is not None}
+    for family in config.pose.unused_sections(families):
+        raise ConfigError(
+            f"{path}: pose.{family}: settings for model family {family!r}, which the config does not run "
+            f"({' and '.join(in_use)}): remove the section or choose a {family} model"
+        )
     return []
+
+
+def parse_config(path: str) -> AppConfig:
+    """Read and validate the config at `path` (keys, types, values; no files it names are opened)."""
+    return validate(read_yaml(path), path)
 
 
 def load_config(path: str, credentials: Path | None = None) -> LoadedConfig:
     """Read, validate and resolve the config at `path` (secrets from `credentials`, else
     $CREDENTIALS_DIRECTORY). Raises ConfigError (exit 78) naming the key on any problem."""
-    config = validate(read_yaml(path), path)
+    config = parse_config(path)
     secrets = load_secrets(config, path, credentials_dir(credentials))
     warnings = tuple(check_models(config, path))
     return LoadedConfig(config=config, secrets=secrets, path=path, warnings=warnings)

@@ -54,22 +54,22 @@ def test_one_euro_non_increasing_timestamps_pass_through(xs: list[float], p: One
 def test_one_euro_smooths_noise_at_rest() -> None:
     rng = np.random.default_rng(0)
     noisy = 0.5 + rng.normal(0, 0.01, size=(300, 2))
-    f = OneEuroFilter(OneEuroParams(min_cutoff=1.0, beta=0.0))
+    f = OneEuroFilter(OneEuroParams(min_cutoff=1.0, beta=0.0, derivative_cutoff=1.0))
     out = np.array([f.apply(v, i / 30) for i, v in enumerate(noisy)])
     assert out[30:].std() < 0.5 * noisy[30:].std()
 
 
 def test_one_euro_follows_fast_motion_with_beta() -> None:
     xs = np.linspace(0, 1, 30)
-    slow = OneEuroFilter(OneEuroParams(min_cutoff=0.5, beta=0.0))
-    fast = OneEuroFilter(OneEuroParams(min_cutoff=0.5, beta=50.0))
+    slow = OneEuroFilter(OneEuroParams(min_cutoff=0.5, beta=0.0, derivative_cutoff=1.0))
+    fast = OneEuroFilter(OneEuroParams(min_cutoff=0.5, beta=50.0, derivative_cutoff=1.0))
     lag_slow = [abs(slow.apply(np.array([x]), i / 30)[0] - x) for i, x in enumerate(xs)]
     lag_fast = [abs(fast.apply(np.array([x]), i / 30)[0] - x) for i, x in enumerate(xs)]
     assert max(lag_fast) < 0.5 * max(lag_slow)
 
 
 def test_one_euro_reset_forgets_history() -> None:
-    f = OneEuroFilter()
+    f = OneEuroFilter(OneEuroParams(min_cutoff=2.0, beta=20.0, derivative_cutoff=2.5))
     f.apply(np.array([0.0, 0.0]), 0.0)
     f.apply(np.array([1.0, 1.0]), 0.1)
     f.reset()
@@ -81,7 +81,7 @@ def test_one_euro_reset_forgets_history() -> None:
 def test_one_euro_frequency_from_timestamps() -> None:
     """Same signal at 5 FPS and 30 FPS sampled at the same instants gives the same smoothing per
     second of time, not per frame: the 30 FPS run settles no slower in seconds."""
-    p = OneEuroParams(min_cutoff=1.0, beta=0.0)
+    p = OneEuroParams(min_cutoff=1.0, beta=0.0, derivative_cutoff=1.0)
     a, b = OneEuroFilter(p), OneEuroFilter(p)
     a.apply(np.array([0.0]), 0.0)
     b.apply(np.array([0.0]), 0.0)

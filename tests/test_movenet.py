@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.capture.media_file import probe, read_frames
-from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
+from edge.pose.movenet import MoveNetSinglePose
 from edge.pose.registry import load_estimator as create_estimator
 from edge.pose.smart_crop import CropRegion, determine_crop_region, padded_square_region, torso_visible
 from edge.types import Frame, Keypoints
@@ -174,7 +174,7 @@ class NaNInterpreter:
 def test_invalid_model_output_is_dropped_and_counted(data_dir: Path, poison: float) -> None:
     """A float model's decoded output poisoned (the shipped INT8 files end at integer heads, which
     cannot be NaN; tests/pose/test_movenet_heads.py poisons those)."""
-    est = create_estimator("movenet_lightning_fp16", threads=1, single_pose=SinglePoseSettings())
+    est = create_estimator("movenet_lightning_fp16", threads=1)
     assert isinstance(est, MoveNetSinglePose)
     est.interpreter = NaNInterpreter(est.interpreter, poison)
     poses = est.estimate(still(data_dir / "opencv_samples/messi5.jpg"))

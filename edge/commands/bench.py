@@ -24,14 +24,13 @@ from tqdm import tqdm
 
 from edge import __version__
 from edge.capture.media_file import probe, read_frames
+from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
 from edge.errors import EdgeError
 from edge.pipeline import Pipeline
 from edge.pose.manifest import find_model
-from edge.pose.registry import DEFAULT_MODEL, create_estimator
 from edge.pose.runtime import load_interpreter, runtime_name, zeros_like_input
 from edge.publish.messages import Message
 from edge.publish.mqtt import encode_payload
-from edge.rules.config import RulesConfig
 from edge.rules.engine import RulesEngine
 from edge.types import Frame
 
@@ -64,8 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="measure the bare model and the whole per-frame pipeline on decoded frames",
         description=__doc__,
     )
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
-    p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+    add_pipeline_options(p)
     p.add_argument("--input", default=str(DEFAULT_INPUT), help="video or image (default: the demo clip)")
     p.add_argument("--frames", type=int, default=300, help="frames to time (the clip loops; default 300)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -97,12 +95,13 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeError("--frames: at least 10 frames are needed for a median and a p95")
     info = probe(args.input)
     frames: list[Frame] = list(itertools.islice(read_frames(info), MAX_DECODED_FRAMES))
-    spec = find_model(args.model)
-    estimator = create_estimator(args.model, threads=args.threads)
-    pipeline = Pipeline(estimator, device="bench", rules=RulesEngine(RulesConfig()))
+    choice = pipeline_choice(args)
+    spec = find_model(choice.model, choice.model_dir)
+    estimator = choice.estimator()
+    pipeline = Pipeline(estimator, device="bench", rules=RulesEngine(choice.rules))
     sink = EncodingSink()
     # The bare interpreter: same file, same threads, a fixed real input (the first frame resized).
-    bare = load_interpreter(spec.path, args.threads)
+    bare = load_interpreter(spec.path, choice.threads)
     detail = bare.get_input_details()[0]
     tensor = zeros_like_input(detail)
     if tensor.ndim == 4 and tensor.shape[-1] == 3:
@@ -116,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
     pipeline.reset()
     bare_ms: list[float] = []
     pipe_ms: list[float] = []
-    bar = tqdm(total=2 * args.frames, desc=f"bench {args.model}", unit="frame", file=sys.stderr, disable=None)
+    bar = tqdm(
+        total=2 * args.frames, desc=f"bench {choice.model}", unit="frame", file=sys.stderr, disable=None
+    )
     # Pass 1, interleaved (bare invoke, then one pipeline frame) so load on the machine hits both alike.
     bare_cpu_s = 0.0  # CPU time (all threads) spent while the bare invokes ran
     for i in range(args.frames):
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {
         "model": estimator.name,
         "runtime": runtime_name(),
-        "threads": args.threads,
+        "threads": choice.threads,
         "input": args.input,
         "frame_size": [frames[0].width, frames[0].height],
         "frames": args.frames,
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"edge-pose bench: {result['model']} on {result['runtime']}, {args.threads} threads, "
+    print(f"edge-pose bench: {result['model']} on {result['runtime']}, {choice.threads} threads, "
           f"{args.frames} frames of {args.input} ({frames[0].width}×{frames[0].height})")  # fmt: skip
     print(f"  bare invoke     median {result['bare_ms_p50']:8.2f} ms   p95 {result['bare_ms_p95']:8.2f} ms"
           f"   {result['bare_cpu_ms_per_invoke']:.2f} CPU-ms per invoke")  # fmt: skip

@@ -21,11 +21,10 @@ import yaml
 from tqdm import tqdm
 
 from edge.capture.media_file import IMAGE_SUFFIXES, MediaInfo, probe, read_frames
+from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
 from edge.errors import ConfigError, InputError
 from edge.pipeline import Pipeline
-from edge.pose.registry import DEFAULT_MODEL, create_estimator
 from edge.publish.jsonl import JsonlWriter
-from edge.rules.config import RulesConfig, load_rules_config
 from edge.rules.engine import RulesEngine
 from edge.types import Frame
 
@@ -90,11 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--labels", metavar="FILE", help='YAML/JSON: {"files": {NAME: "fall"|"not-fall"}, "videos": ...}'
     )
-    p.add_argument(
-        "--rules", metavar="FILE", help="rule thresholds to evaluate (YAML, as for replay --rules)"
-    )
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
-    p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+    add_pipeline_options(p)
     p.add_argument("--hold", type=float, help="seconds a still is watched (default: person_down time + 2 s)")
     p.add_argument("--still-fps", type=float, default=5.0, help="frame rate of a held still (default 5)")
     p.add_argument(
@@ -215,7 +210,8 @@ def subset_name(path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate every input; prints the table; returns the exit code."""
-    config = load_rules_config(args.rules) if args.rules else RulesConfig()
+    choice = pipeline_choice(args)
+    config = choice.rules
     given = read_labels(Path(args.labels)) if args.labels else {}
     paths = media_files(args.inputs)
     beside: dict[Path, dict[str, Label]] = {}
@@ -224,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     hold = args.hold if args.hold is not None else config.person_down.min_duration_s + 2.0
     if args.still_fps <= 0 or hold < 0 or args.video_hold < 0:
         raise InputError("--still-fps must be positive, --hold and --video-hold not negative")
-    estimator = create_estimator(args.model, threads=args.threads)
+    estimator = choice.estimator()
     pipeline = Pipeline(estimator, device="eval", rules=RulesEngine(config))
     results: list[FileResult] = []
     out = JsonlWriter(args.out) if args.out else None
@@ -250,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if out is not None:
             out.close()
-    print(report(results, args.tolerance, args.per_file, hold, args.still_fps, args.video_hold, args.model))
+    print(report(results, args.tolerance, args.per_file, hold, args.still_fps, args.video_hold, choice.model))
     return 0
 
 

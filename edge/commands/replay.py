@@ -12,14 +12,11 @@ from tqdm import tqdm
 
 from edge.annotate import Annotator
 from edge.capture.media_file import MediaInfo, probe, read_frames
+from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
 from edge.errors import InputError
 from edge.pipeline import Pipeline
-from edge.pose.fallback import DEFAULT_FALLBACK_MODEL
-from edge.pose.movenet import SinglePoseSettings
-from edge.pose.registry import DEFAULT_MODEL, create_estimator
 from edge.publish.jsonl import JsonlWriter
 from edge.publish.messages import DEFAULT_TOPIC_PREFIX
-from edge.rules.config import RulesConfig, load_rules_config
 from edge.rules.engine import RulesEngine
 
 logger = logging.getLogger(__name__)
@@ -35,26 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files")
     p.add_argument("--out", required=True, metavar="FILE.jsonl", help="output file ('-' for stdout)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
-    p.add_argument(
-        "--fallback",
-        default=DEFAULT_FALLBACK_MODEL,
-        metavar="MODEL",
-        help="model that takes over if --model fails to load or keeps giving invalid output "
-        f"(default {DEFAULT_FALLBACK_MODEL}; 'none' to fail instead)",
-    )
+    add_pipeline_options(p)
     p.add_argument("--annotate", metavar="DIR", help="write skeletons drawn on the frames (PNG/MP4) here")
-    p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
-    p.add_argument("--device", default="replay", help="device id used in topics and payloads")
-    p.add_argument("--topic-prefix", default=DEFAULT_TOPIC_PREFIX, help="topic prefix")
     p.add_argument(
-        "--no-smart-crop", action="store_true", help="always feed the whole frame (for comparison)"
+        "--device",
+        help="device id used in topics and payloads (default: the config's device.id, else replay)",
     )
-    p.add_argument("--no-filter", action="store_true", help="no temporal keypoint filter (for comparison)")
     p.add_argument(
-        "--rules",
-        metavar="FILE",
-        help="YAML with rule thresholds (a `rules:` section or its content; docs/events.md); default: built-in",
+        "--topic-prefix",
+        help=f"topic prefix (default: the config's mqtt.topic_prefix, else {DEFAULT_TOPIC_PREFIX})",
     )
     p.add_argument("--no-rules", action="store_true", help="pose messages only, no safety events")
     p.set_defaults(func=run)
@@ -73,13 +59,12 @@ def run(args: argparse.Namespace) -> int:
         for line in problems[:-1]:
             print(f"edge-pose: {line}", file=sys.stderr)
         raise InputError(problems[-1])
-    rules = (
-        None if args.no_rules else RulesEngine(load_rules_config(args.rules) if args.rules else RulesConfig())
-    )
-    settings = SinglePoseSettings(smart_crop=not args.no_smart_crop, filter=not args.no_filter)
-    fallback = None if args.fallback.lower() == "none" else args.fallback
-    estimator = create_estimator(args.model, threads=args.threads, single_pose=settings, fallback=fallback)
-    pipeline = Pipeline(estimator, device=args.device, topic_prefix=args.topic_prefix, rules=rules)
+    choice = pipeline_choice(args)
+    rules = None if args.no_rules else RulesEngine(choice.rules)
+    estimator = choice.estimator()
+    device = args.device or choice.device or "replay"
+    prefix = args.topic_prefix or choice.topic_prefix or DEFAULT_TOPIC_PREFIX
+    pipeline = Pipeline(estimator, device=device, topic_prefix=prefix, rules=rules)
     frames = people = 0
     started: Counter[str] = Counter()  # event starts per type, for the summary line
     annotator = Annotator(args.annotate) if args.annotate else None

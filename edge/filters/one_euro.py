@@ -17,17 +17,13 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class OneEuroParams:
-    """Filter constants for values normalised to the frame, time in seconds.
+    """Filter constants, time in seconds. The tuned values live with each model family's settings
+    (edge/pose/settings.py, the `pose:` config section); this class only carries them."""
 
-    tfjs MoveNet uses min_cutoff 2.5, beta 300 (KEYPOINT_FILTER_CONFIG); on our real clips that beta
-    lets model jitter through (jitter -24 % on video_3.mp4). min_cutoff 2.0, beta 20 cut jitter by
-    about half there and on the demo clip while a fall (about 1 frame height per second) still raises
-    the cut-off above 20 Hz; figures and the sweep are in docs/accuracy.md."""
-
-    frequency: float = 30.0  # Hz, initial guess until two timestamps are seen
-    min_cutoff: float = 2.0  # Hz, cut-off at rest: lower = smoother, more lag (tfjs: 2.5)
-    beta: float = 20.0  # cut-off increase per (frame fraction / s) of speed: less lag when moving (tfjs: 300)
-    derivative_cutoff: float = 2.5  # Hz, smoothing of the speed estimate (tfjs: 2.5)
+    min_cutoff: float  # Hz, cut-off at rest: lower = smoother, more lag
+    beta: float  # cut-off increase per unit of speed (value units per second): less lag when moving
+    derivative_cutoff: float  # Hz, smoothing of the speed estimate
+    frequency: float = 30.0  # Hz, initial guess until two timestamps are seen (not a tuned constant)
 
 
 def _alpha(cutoff: float, frequency: float) -> float:
@@ -43,8 +39,8 @@ class OneEuroFilter:
     The state is kept as plain Python floats and updated in one loop: a pose has a few dozen
     coordinates, where numpy's per-call cost (about twenty calls per frame) outweighs its arithmetic."""
 
-    def __init__(self, params: OneEuroParams | None = None) -> None:
-        self.params = params or OneEuroParams()
+    def __init__(self, params: OneEuroParams) -> None:
+        self.params = params
         self.reset()
 
     def reset(self) -> None:

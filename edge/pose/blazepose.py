@@ -10,7 +10,7 @@ Poses use layout `blazepose33`; rules read the COCO-17 subset through edge.layou
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Final
 
 import cv2
@@ -29,6 +29,7 @@ from edge.pose.blazepose_roi import RotatedRoi, roi_from_alignment, roi_input_ma
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import Interpreter, load_interpreter, zeros_like_input
+from edge.pose.settings import BlazePoseSettings
 from edge.pose.smart_crop import CropRegion, crop_to_input_matrix, padded_square_region
 from edge.types import Frame, Image, Pose, keypoint_bbox
 
@@ -39,24 +40,7 @@ NUM_ALL_LANDMARKS: Final = 39  # + 6 auxiliary points; 33 = hip centre, 34 = bod
 VALUES_PER_LANDMARK: Final = 5  # x, y, z (input px), visibility and presence logits
 AUX_CENTRE, AUX_END = 33, 34
 DEFAULT_DETECTOR: Final = "blazepose_detector"  # manifest name, unless the entry names its own "detector"
-MIN_PRESENCE: Final = 0.5  # MediaPipe pose_landmark: below this pose-flag score the person is lost
 MIN_DRAW_VISIBILITY: Final = 0.5  # keypoints that count for the pose's box
-# MediaPipe / tfjs BlazePose One Euro constants: output landmarks, and the ROI ("auxiliary") landmarks
-# smoothed harder so the crop stays steady. Speeds are in object sizes per second (_apply_scaled).
-LANDMARK_FILTER: Final = OneEuroParams(frequency=30.0, min_cutoff=0.05, beta=80.0, derivative_cutoff=1.0)
-AUX_FILTER: Final = OneEuroParams(frequency=30.0, min_cutoff=0.01, beta=10.0, derivative_cutoff=1.0)
-
-
-@dataclass(frozen=True, slots=True)
-class BlazePoseSettings:
-    """Tunables of the two-stage loop. `track=False` runs the detector on every frame (for comparing
-    what tracking earns, and for measuring how the landmarks differ)."""
-
-    track: bool = True
-    filter: bool = True
-    min_presence: float = MIN_PRESENCE
-    landmark_filter: OneEuroParams = field(default_factory=lambda: LANDMARK_FILTER)
-    aux_filter: OneEuroParams = field(default_factory=lambda: AUX_FILTER)
 
 
 def _apply_scaled(
@@ -105,8 +89,10 @@ class BlazePose:
         self.stats = OutputStats()
         self.frames = 0
         self.detector_runs = 0
-        self._filter = OneEuroFilter(self.settings.landmark_filter)
-        self._aux_filter = OneEuroFilter(self.settings.aux_filter)
+        self._landmark_params = self.settings.landmark_filter.params
+        self._aux_params = self.settings.aux_filter.params
+        self._filter = OneEuroFilter(self._landmark_params)
+        self._aux_filter = OneEuroFilter(self._aux_params)
         self._roi: RotatedRoi | None = None
         self._next_track_id = 0
         self._track_id: int | None = None
@@ -161,8 +147,8 @@ class BlazePose:
         points = landmarks[:NUM_LANDMARKS, :2]
         aux = landmarks[[AUX_CENTRE, AUX_END], :2]
         if self.settings.filter:
-            points = _apply_scaled(self._filter, self.settings.landmark_filter, points, frame.ts)
-            aux = _apply_scaled(self._aux_filter, self.settings.aux_filter, aux, frame.ts)
+            points = _apply_scaled(self._filter, self._landmark_params, points, frame.ts)
+            aux = _apply_scaled(self._aux_filter, self._aux_params, aux, frame.ts)
         keypoints = np.empty((NUM_LANDMARKS, 3), dtype=np.float32)
         keypoints[:, :2] = points / (frame.width, frame.height)
         keypoints[:, 2] = landmarks[:NUM_LANDMARKS, 2]

@@ -4,24 +4,25 @@ Per frame: crop and resize straight into the input tensor → invoke → decode 
 (edge/pose/movenet_heads.py; files that still carry the in-graph decoder are read as they are) → map the
 keypoints from crop to frame → filter them → compute the next crop from the filtered keypoints and
 low-pass it. When the pose score drops below threshold the crop, the filters and the track reset
-and no pose is reported (tfjs-models MoveNet detector)."""
+and no pose is reported (tfjs-models MoveNet detector). The estimator owns its crop and its filter
+(edge/filters/); its tunables are `SinglePoseSettings` (edge/pose/settings.py)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edge.errors import ModelError
 from edge.filters.low_pass import LowPassFilter
-from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.filters.one_euro import OneEuroFilter
 from edge.pose.crop_resize import bgr_to_input, crop_resize_into
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.movenet_heads import HeadDecoder, has_heads
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter
+from edge.pose.settings import SinglePoseSettings
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
     CropRegion,
@@ -32,22 +33,6 @@ from edge.pose.smart_crop import (
 from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
 
 logger = logging.getLogger(__name__)
-
-MIN_POSE_SCORE = 0.25  # tfjs movenet: below this mean keypoint score the detector resets
-CROP_REGION_ALPHA = 0.9  # tfjs movenet: low-pass weight of the new crop edge (1 = no smoothing)
-
-
-@dataclass(frozen=True, slots=True)
-class SinglePoseSettings:
-    """Tunables of the single-pose loop. Switching off `smart_crop` or `filter` is for measuring
-    what they earn (replay --no-smart-crop / --no-filter)."""
-
-    smart_crop: bool = True
-    filter: bool = True
-    refine_on_acquire: bool = True  # re-run once on the frame where a person is first found
-    min_pose_score: float = MIN_POSE_SCORE
-    keypoint_filter: OneEuroParams = field(default_factory=OneEuroParams)
-    crop_alpha: float = CROP_REGION_ALPHA
 
 
 def pose_score(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> float:
@@ -78,7 +63,7 @@ class MoveNetSinglePose:
         self.size = int(inputs[0]["shape"][1])
         self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self.stats = OutputStats()
-        self._keypoint_filter = OneEuroFilter(self.settings.keypoint_filter)
+        self._keypoint_filter = OneEuroFilter(self.settings.keypoint_filter.params)
         self._crop_filter = LowPassFilter(self.settings.crop_alpha)
         self._crop: CropRegion | None = None
         self._next_track_id = 0

@@ -1,13 +1,13 @@
 """MoveNet MultiPose Lightning: up to 6 people per frame, tracked with stable ids.
 
 Per frame: letterbox the whole frame into the 256×256 input → invoke → keep the people scoring above
-the person threshold → map to the frame → the tracker (edge.track) gives ids and filters each
-track's keypoints. No smart crop: the model sees everyone at once."""
+the person threshold → map to the frame → the tracker (edge/track/, owned by this estimator) gives ids
+and filters each track's keypoints. No smart crop: the model sees everyone at once. Tunables:
+`MultiPoseSettings` (edge/pose/settings.py)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -18,23 +18,16 @@ from edge.pose.crop_resize import bgr_to_input, warp_into
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
+from edge.pose.settings import MIN_PERSON_SCORE, MultiPoseSettings
 from edge.pose.smart_crop import CropRegion, crop_to_frame, padded_square_region
 from edge.track.similarity import box_iou
-from edge.track.tracker import PoseTracker, TrackerSettings
+from edge.track.tracker import PoseTracker
 from edge.types import Frame, Image, Pose
 
 logger = logging.getLogger(__name__)
 
 MAX_PEOPLE: Final = 6  # the model's fixed number of person slots
 VALUES_PER_PERSON: Final = 56  # 17 × (y, x, score) + box (ymin, xmin, ymax, xmax) + person score
-# Person scores, re-tuned on real footage (tfjs uses one threshold, 0.25, for the float model). A
-# new person needs MIN_PERSON_SCORE; a person already tracked is kept down to MIN_TRACKED_SCORE
-# (hysteresis, as ByteTrack keeps low-score boxes for existing tracks). On vtest.avi (walkers ~80 px
-# tall in 768×576): one threshold of 0.25 keeps ~1 of the 3-8 walkers per frame, 0.15 about 3.2
-# with 24 identity switches per tracked minute (INT8); 0.2 / 0.1 keeps 3.3 with 12.5 (float: 3.8
-# and 2.9), no false person seen in the frames looked at (docs/models.md).
-MIN_PERSON_SCORE: Final = 0.2
-MIN_TRACKED_SCORE: Final = 0.1
 # The INT8 file (float post-processing) sometimes fills two slots with the same person (boxes
 # overlapping by 0.3-0.9 on vtest.avi, never with the float file); the weaker one is dropped.
 # Two real people rarely overlap by more than half their boxes.
@@ -67,18 +60,6 @@ def suppress_duplicates(poses: list[Pose]) -> list[Pose]:
     return kept
 
 
-@dataclass(frozen=True, slots=True)
-class MultiPoseSettings:
-    """Tunables: the score a new person needs (None = the manifest's "min_person_score" or
-    MIN_PERSON_SCORE), the lower score that keeps a tracked person, and the tracker."""
-
-    min_person_score: float | None = None
-    min_tracked_score: float = MIN_TRACKED_SCORE  # capped at min_person_score
-    # Box IoU, not OKS: people in wide views are small and few of their keypoints pass OKS's 0.3
-    # score floor (on vtest.avi OKS gave 5× the identity switches of IoU on the model's own boxes).
-    tracker: TrackerSettings = field(default_factory=lambda: TrackerSettings(similarity="iou"))
-
-
 class MoveNetMultiPose:
     """Up to six people per frame, layout coco17, each with a track id (1, 2, …, not reused within a
     source)."""
@@ -109,7 +90,8 @@ class MoveNetMultiPose:
         self.size = int(inputs[0]["shape"][1])
         self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self.stats = OutputStats()
-        self.tracker = PoseTracker(self.settings.tracker)
+        keypoint_filter = self.settings.keypoint_filter.params if self.settings.filter else None
+        self.tracker = PoseTracker(self.settings.tracker.settings(keypoint_filter))
         self.last_region: CropRegion | None = None
 
     def reset(self) -> None:

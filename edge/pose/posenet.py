@@ -7,18 +7,18 @@ Only the heatmap and offsets are read (the displacement outputs serve multi-pers
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edge.errors import ModelError
-from edge.filters.one_euro import OneEuroFilter, OneEuroParams
+from edge.filters.one_euro import OneEuroFilter
 from edge.pose.crop_resize import bgr_to_input, warp_into
 from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
+from edge.pose.settings import PoseNetSettings
 from edge.pose.smart_crop import CropRegion, crop_to_frame, padded_square_region
 from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
 
@@ -26,18 +26,7 @@ logger = logging.getLogger(__name__)
 
 NUM_KEYPOINTS: Final = 17
 OUTPUT_STRIDES: Final = (8, 16, 32)  # the strides PoseNet MobileNetV1 is built for
-MIN_POSE_SCORE: Final = 0.25  # mean keypoint score below which nobody is reported (as MoveNet)
 MIN_BOX_KEYPOINT_SCORE: Final = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class PoseNetSettings:
-    """`output_stride` None: the manifest's "output_stride", else derived from the tensor shapes."""
-
-    output_stride: int | None = None
-    min_pose_score: float = MIN_POSE_SCORE
-    filter: bool = True
-    keypoint_filter: OneEuroParams = field(default_factory=OneEuroParams)
 
 
 def decode_single_pose(
@@ -82,7 +71,7 @@ class PoseNet:
         self.output_stride = self._stride(grid)
         self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self.stats = OutputStats()
-        self._filter = OneEuroFilter(self.settings.keypoint_filter)
+        self._filter = OneEuroFilter(self.settings.keypoint_filter.params)
         self._next_track_id = 0
         self._track_id: int | None = None
         self.last_region: CropRegion | None = None

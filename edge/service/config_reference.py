@@ -20,6 +20,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from edge.config import AppConfig
+from edge.pose.manifest import find_model
+from edge.pose.registry import DEFAULT_MODEL
 
 EXAMPLE_REQUIRED = {"device.id": "cam-01", "camera.source": "picamera2"}  # required keys: example values
 BEGIN = "<!-- GENERATED: config keys (python -m edge.service.config_reference) -->"
@@ -104,17 +106,23 @@ def _comment_lines(text: str, indent: str) -> list[str]:
     return lines
 
 
-def _example(model: type[BaseModel], prefix: str, depth: int) -> list[str]:
+def _example(model: type[BaseModel], prefix: str, depth: int, defaults: BaseModel | None) -> list[str]:
+    """Lines for every key of `model` (values from the instance `defaults` when there is one, so a
+    nested section shows its own defaults, e.g. BlazePose's filter constants)."""
     indent = "  " * depth
     out: list[str] = []
     for name, info in model.model_fields.items():
         key = prefix + name
         out += _comment_lines(info.description or "", indent)
         nested = _nested_model(info)
-        default = _default(info)
+        default = getattr(defaults, name) if defaults is not None else _default(info)
         if nested is not None and (default is not None or info.is_required()):
-            out.append(f"{indent}{name}:")
-            out += _example(nested, key + ".", depth + 1)
+            block = [f"{indent}{name}:", *_example(nested, key + ".", depth + 1, default)]
+            if key.startswith("pose.") and depth == 1 and name != _default_family():
+                # A family the default model does not use: a live section would be refused.
+                out.append(f"{indent}# (only when model.name or model.fallback is a {name} model)")
+                block = [f"{indent}# {line.removeprefix(indent)}" for line in block]
+            out += block
         elif nested is not None:  # an optional section, off by default: show its keys commented out
             out.append(f"{indent}{name}: null")
             out.append(f"{indent}# {name}:")
@@ -129,6 +137,11 @@ def _example(model: type[BaseModel], prefix: str, depth: int) -> list[str]:
     return out
 
 
+def _default_family() -> str:
+    """The model family of the default model (its `pose:` section is the one a default config runs)."""
+    return find_model(DEFAULT_MODEL).family
+
+
 def example_yaml() -> str:
     """docs/config.example.yaml: every key, its default (example values for required ones)."""
     head = [
@@ -137,28 +150,29 @@ def example_yaml() -> str:
         "# Validate a config with: edge-pose check-config FILE [--credentials-dir DIR]",
         "",
     ]
-    return "\n".join(head + _example(AppConfig, "", 0)) + "\n"
+    return "\n".join(head + _example(AppConfig, "", 0, None)) + "\n"
 
 
-def _table(model: type[BaseModel], prefix: str, rows: list[str]) -> None:
+def _table(model: type[BaseModel], prefix: str, rows: list[str], defaults: BaseModel | None) -> None:
     for name, info in model.model_fields.items():
         key = prefix + name
         nested = _nested_model(info)
-        default = "required" if info.is_required() else f"`{_scalar(_default(info))}`"
+        value = getattr(defaults, name) if defaults is not None else _default(info)
+        default = "required" if info.is_required() else f"`{_scalar(value)}`"
         if nested is not None:
-            default = "(section)" if _default(info) is not None or info.is_required() else "`null`"
+            default = "(section)" if value is not None or info.is_required() else "`null`"
         description = (info.description or "").replace("|", "\\|")
         bounds = _bounds(info)
         type_name = _type_name(info.annotation).replace("|", "\\|")
         rows.append(f"| `{key}` | {type_name} | {default} | {bounds} | {description} |")
         if nested is not None:
-            _table(nested, key + ".", rows)
+            _table(nested, key + ".", rows, value if isinstance(value, BaseModel) else None)
 
 
 def reference_table() -> str:
     """The key table for docs/config.md (between the GENERATED markers)."""
     rows = ["| key | type | default | bounds | meaning |", "|---|---|---|---|---|"]
-    _table(AppConfig, "", rows)
+    _table(AppConfig, "", rows, None)
     return "\n".join([BEGIN, *rows, END])
 
 

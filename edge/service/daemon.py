@@ -24,12 +24,10 @@ from edge.capture.frame_source import SourceError
 from edge.capture.latest_frame import LatestFrame
 from edge.capture.open_source import open_source
 from edge.capture.picamera2_source import picamera2_module
-from edge.config import AppConfig, LoadedConfig
+from edge.config import LoadedConfig
 from edge.errors import ConfigError
-from edge.filters.one_euro import OneEuroParams
 from edge.pipeline import Pipeline
 from edge.pose.manifest import ModelSpec
-from edge.pose.movenet import SinglePoseSettings
 from edge.pose.output_guard import OutputStats
 from edge.pose.registry import PoseEstimator, create_estimator
 from edge.pose.smart_crop import CropRegion
@@ -148,23 +146,6 @@ def mqtt_settings(loaded: LoadedConfig) -> MqttSettings:
     )
 
 
-def single_pose_settings(config: AppConfig) -> SinglePoseSettings:
-    """The single-pose loop settings from the `pose:` section."""
-    p = config.pose
-    return SinglePoseSettings(
-        smart_crop=p.smart_crop,
-        filter=p.filter,
-        refine_on_acquire=p.refine_on_acquire,
-        min_pose_score=p.min_pose_score,
-        keypoint_filter=OneEuroParams(
-            min_cutoff=p.filter_min_cutoff_hz,
-            beta=p.filter_beta,
-            derivative_cutoff=p.filter_derivative_cutoff_hz,
-        ),
-        crop_alpha=p.crop_alpha,
-    )
-
-
 class Daemon:
     """Owns the threads and the state of one `edge-pose run`."""
 
@@ -267,7 +248,7 @@ class Daemon:
             m.name,
             threads=m.threads,
             model_dir=m.directory,
-            single_pose=single_pose_settings(self.config),
+            pose=self.config.pose,
             fallback=m.fallback,
         )
         logger.info("model %s loaded (%s, %d threads)", estimator.name, estimator.spec.path, m.threads)

@@ -1,4 +1,5 @@
-"""Stable track ids for several people: [Pose] → [Pose with track_id], one One Euro filter per track.
+"""Stable track ids for several people: [Pose] → [Pose with track_id], optionally one One Euro filter per
+track. Called from inside an estimator (MoveNet MultiPose), which owns the tracker.
 
 Greedy assignment as in tfjs-models' trackers: detections in descending score order each take the
 most similar unmatched track above a minimum similarity, or start a new track. A track that has not
@@ -7,7 +8,7 @@ been matched for `max_age_s` of frame time ends, and its filter ends with it."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 import numpy as np
@@ -31,14 +32,14 @@ VELOCITY_ALPHA: Final = 0.5
 
 @dataclass(frozen=True, slots=True)
 class TrackerSettings:
-    """Tracker constants (defaults: tfjs-models)."""
+    """Tracker constants (defaults: tfjs-models). A model family's configured values come from
+    edge/pose/settings.py (`TrackerSection`)."""
 
     similarity: Similarity = "oks"
     max_tracks: int = MAX_TRACKS
     max_age_s: float = MAX_AGE_S
     min_similarity: float | None = None  # None: the default of the chosen similarity
-    filter: bool = True
-    keypoint_filter: OneEuroParams = field(default_factory=OneEuroParams)
+    keypoint_filter: OneEuroParams | None = None  # None: keypoints are not filtered
 
 
 @dataclass(slots=True, eq=False)
@@ -48,7 +49,7 @@ class Track:
     track_id: int
     pose: Pose
     last_ts: float
-    filter: OneEuroFilter
+    filter: OneEuroFilter | None
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, frame widths/heights per second
 
     def predicted(self, ts: float) -> Pose:
@@ -118,20 +119,24 @@ class PoseTracker:
             if best is None and pose.score < min_new_score:
                 continue
             if best is None:
-                best = Track(self._next_id, pose, ts, OneEuroFilter(self.settings.keypoint_filter))
+                best = Track(self._next_id, pose, ts, self._new_filter())
                 self._next_id += 1
                 self.tracks.append(best)
             else:
                 unmatched.remove(best)
                 best.update(pose, ts)
             keypoints = pose.keypoints.copy()
-            if self.settings.filter:
+            if best.filter is not None:
                 keypoints[:, :2] = best.filter.apply(pose.keypoints[:, :2], ts)
             out.append(replace(pose, keypoints=keypoints, track_id=best.track_id))
         if len(self.tracks) > self.settings.max_tracks:
             self.tracks.sort(key=lambda t: t.last_ts, reverse=True)
             del self.tracks[self.settings.max_tracks :]
         return out
+
+    def _new_filter(self) -> OneEuroFilter | None:
+        params = self.settings.keypoint_filter
+        return None if params is None else OneEuroFilter(params)
 
     def _expire(self, ts: float) -> None:
         """End tracks not seen for longer than max_age_s (or seen in the future: time went back)."""

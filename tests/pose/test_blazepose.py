@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from edge.capture.media_file import probe, read_frames
-from edge.pose.blazepose import BlazePose, BlazePoseSettings
+from edge.pose.blazepose import BlazePose
 from edge.pose.blazepose_anchors import NUM_ANCHORS, decode_detections, ssd_anchor_centres
 from edge.pose.blazepose_roi import RotatedRoi, roi_from_alignment, roi_input_matrix, roi_to_frame_px
 from edge.pose.manifest import find_model
 from edge.pose.registry import load_estimator
+from edge.pose.settings import BlazePoseSettings
 from edge.types import Frame
 
 VIDEO = ("fall_video_care_home", "video_3.mp4")  # 123 frames, one person walking, then falling

@@ -10,11 +10,11 @@ import pytest
 from pose_scoring import agreement_px, mpii_people, pck, still, whole_body_images
 
 from edge.pose.manifest import find_model
-from edge.pose.movenet import MoveNetSinglePose, SinglePoseSettings
-from edge.pose.movenet_multipose import MoveNetMultiPose, MultiPoseSettings
-from edge.pose.posenet import PoseNet, PoseNetSettings
+from edge.pose.movenet import MoveNetSinglePose
+from edge.pose.movenet_multipose import MoveNetMultiPose
+from edge.pose.posenet import PoseNet
 from edge.pose.registry import PoseEstimator, load_estimator
-from edge.track.tracker import TrackerSettings
+from edge.pose.settings import MultiPoseSettings, PoseNetSettings, SinglePoseSettings
 
 SINGLE_POSE = ["movenet_lightning", "movenet_thunder", "posenet", "blazepose_lite", "blazepose_full"]
 MULTI_POSE = ["movenet_multipose", "movenet_multipose_fp16"]
@@ -67,8 +67,7 @@ def _whole_frame(name: str) -> PoseEstimator:
     if spec.family == "movenet_singlepose":
         return MoveNetSinglePose(spec, 2, SinglePoseSettings(smart_crop=False, filter=False))
     if spec.family == "movenet_multipose":
-        tracker = TrackerSettings(similarity="iou", filter=False)
-        return MoveNetMultiPose(spec, 2, MultiPoseSettings(min_person_score=0.2, tracker=tracker))
+        return MoveNetMultiPose(spec, 2, MultiPoseSettings(min_person_score=0.2, filter=False))
     return PoseNet(spec, 2, PoseNetSettings(filter=False))
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from edge.errors import ModelError
 from edge.pose.manifest import find_model
-from edge.pose.posenet import PoseNet, PoseNetSettings, decode_single_pose
+from edge.pose.posenet import PoseNet, decode_single_pose
 from edge.pose.registry import load_estimator
+from edge.pose.settings import PoseNetSettings
 from edge.types import Frame
 
 

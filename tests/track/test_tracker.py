@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.pose.settings import OneEuroSettings
 from edge.track.similarity import box_iou, object_keypoint_similarity
 from edge.track.tracker import PoseTracker, TrackerSettings
 from edge.types import Pose, keypoint_bbox
@@ -35,7 +36,7 @@ def ids(poses: list[Pose]) -> dict[float, int | None]:
 
 @pytest.mark.parametrize("similarity", ["oks", "iou"])
 def test_two_walkers_keep_their_ids(similarity: str) -> None:
-    tracker = PoseTracker(TrackerSettings(similarity=similarity, filter=False))  # type: ignore[arg-type]
+    tracker = PoseTracker(TrackerSettings(similarity=similarity))  # type: ignore[arg-type]
     seen: dict[int, list[float]] = {}
     for i in range(30):
         t = i / 10
@@ -64,7 +65,7 @@ def test_far_jump_starts_new_track() -> None:
 
 
 def test_filter_state_dropped_with_track() -> None:
-    tracker = PoseTracker(TrackerSettings(max_age_s=0.5))
+    tracker = PoseTracker(TrackerSettings(max_age_s=0.5, keypoint_filter=OneEuroSettings().params))
     tracker.update([person(0.3)], 0.0, W, H)
     moved = tracker.update([person(0.32)], 0.1, W, H)[0]
     assert 0.3 < moved.keypoints[0, 0] < 0.32  # filtered: lags behind the raw 0.32
@@ -96,7 +97,7 @@ def test_similarity_edges() -> None:
 def test_walker_missed_for_a_few_frames_keeps_id_via_velocity() -> None:
     """A small walker (box ~0.1 wide) moving 0.02/frame, missed for 4 frames: the last box no
     longer overlaps, but the predicted one does."""
-    tracker = PoseTracker(TrackerSettings(similarity="iou", filter=False))
+    tracker = PoseTracker(TrackerSettings(similarity="iou"))
     for i in range(5):
         assert tracker.update([person(0.2 + 0.02 * i)], i / 10, W, H)[0].track_id == 1
     back = tracker.update([person(0.2 + 0.02 * 9)], 0.9, W, H)[0]
@@ -105,7 +106,7 @@ def test_walker_missed_for_a_few_frames_keeps_id_via_velocity() -> None:
 
 
 def test_weak_pose_continues_a_track_but_never_starts_one() -> None:
-    tracker = PoseTracker(TrackerSettings(similarity="iou", filter=False))
+    tracker = PoseTracker(TrackerSettings(similarity="iou"))
     assert tracker.update([person(0.3, score=0.12)], 0.0, W, H, min_new_score=0.2) == []
     assert tracker.update([person(0.3, score=0.5)], 0.1, W, H, min_new_score=0.2)[0].track_id == 1
     weak = tracker.update([person(0.31, score=0.12), person(0.8, score=0.12)], 0.2, W, H, min_new_score=0.2)
