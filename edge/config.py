@@ -1,30 +1,36 @@
-"""The daemon's configuration: one YAML file, typed and strict.
+"""The daemon's configuration: one YAML file, typed and strict (read by edge/loader.py, the one strict
+loader, which also reads `--rules` and label files).
 
 Every key has a type, a default, bounds and a description (docs/config.md is the reference and
 docs/config.example.yaml shows every key with its default). An unknown or misspelt key, a wrong type,
-an out-of-range value, a bad camera URI or a missing secrets file stops start-up with one line
-`config.yaml: <key.path>: <what is wrong>` and exit code 78 (EX_CONFIG); `edge-pose check-config`
-runs the same checks without starting anything. Types are strict: YAML `"1883"` is not a port and
-`yes` is not a boolean."""
+an out-of-range value, a bad camera URI, a missing or unreadable secrets or TLS file, a model directory
+without a manifest, an outbox path that cannot be a file, ... stop start-up with one line
+`config.yaml: <key.path>: <what is wrong>` and exit code 78 (EX_CONFIG). `load_config` is every check
+`edge-pose run` makes before it starts; `edge-pose check-config` runs exactly these checks without
+starting anything. Types are strict: YAML `"1883"` is not a port, `yes` is not a boolean (nor a string:
+it is refused), and `5` is not the protocol version "5"."""
 
 from __future__ import annotations
 
-import difflib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from edge.capture.frame_source import SourceError
+from edge.capture.picamera2_source import picamera2_module
 from edge.capture.source_uri import SourceUri, parse_source_uri
-from edge.errors import ConfigError
-from edge.loader import Section
-from edge.pose.manifest import default_model_dir, load_manifest
+from edge.errors import ConfigError, ModelError
+from edge.loader import Section, read_document, validate_section
+from edge.pose.manifest import default_model_dir, load_manifest, verify_model_file
 from edge.pose.registry import DEFAULT_MODEL
 from edge.pose.settings import PoseConfig
 from edge.publish.messages import DEFAULT_TOPIC_PREFIX
+from edge.publish.mqtt import TlsSettings, tls_context
+from edge.redact import mask_passwords
 from edge.rules.config import RulesConfig
 from edge.service.credentials import credentials_dir, read_secret, resolve_secret_path
 
@@ -32,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OUTBOX_PATH = Path("/var/lib/edge-pose/outbox.sqlite")  # the unit's StateDirectory=edge-pose
 TOPIC_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # no MQTT wildcards (+ #), separators or spaces
-MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; refuse to parse anything absurdly large
+VIRTUAL_FILESYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))  # not storage: no outbox there
 
 
 class DeviceConfig(Section):
@@ -190,9 +196,13 @@ class MqttConfig(Section):
 
     @field_validator("protocol", mode="before")
     @classmethod
-    def _protocol_number(cls, value: Any) -> Any:
-        # YAML reads `protocol: 5` as an integer; accept it for the obvious meaning.
-        return "5" if value == 5 and not isinstance(value, bool) else value
+    def _protocol_is_a_version_string(cls, value: Any) -> Any:
+        # YAML reads `protocol: 5` as the integer 5 (and `3.1` as a float): versions are strings.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(
+                f'the protocol version is a string: write "5" or "3.1.1" (got the number {value})'
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> MqttConfig:
@@ -274,111 +284,20 @@ class LoadedConfig:
     warnings: tuple[str, ...] = ()
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML would silently keep the last one)."""
-
-
-def _mapping_no_duplicates(
-    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
-) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_no_duplicates)
-
-
-def read_yaml(path: str) -> Any:
-    """Parse the YAML file at `path`; ConfigError on a missing file or bad syntax."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes, not a config file")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}" if mark is not None else "?"
-        raise ConfigError(f"{path}: {where}: invalid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The config model a key path points into (for 'did you mean' suggestions)."""
-    model: type[BaseModel] = AppConfig
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
-        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-        if not nested:
-            return None
-        model = nested[0]
-    return model
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(error: Any) -> str:
-    """One readable sentence for one pydantic error."""
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        hint = ""
-        if parent is not None:
-            close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown key{hint}"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "value_error":
-        message = str(error["msg"]).removeprefix("Value error, ")
-        return message
-    message = str(error["msg"])
-    message = message[0].lower() + message[1:]
-    if kind in {"model_type", "dict_type"}:
-        return f"expected a mapping of keys, got {_short(error['input'])}"
-    return f"{message} (got {_short(error['input'])})"
-
-
 def validate(document: Any, path: str) -> AppConfig:
     """Validate a parsed YAML document; ConfigError with one line per problem."""
     if document is None:
         raise ConfigError(f"{path}: empty file (device.id and camera.source are required)")
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {_short(document)}")
-    try:
-        return AppConfig.model_validate(document)
-    except ValidationError as exc:
-        # An unknown key first: a misspelt key also shows up as the missing key it was meant to be.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        lines = [f"{path}: {_key_path(tuple(e['loc']))}: {_describe(e)}" for e in errors]
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(
+            f"{path}: expected a mapping of sections at the top level, got {type(document).__name__}"
+        )
+    return validate_section(AppConfig, document, path)
+
+
+def parse_config(path: str) -> AppConfig:
+    """Read and validate the config at `path` (keys, types, values; no file it names is opened)."""
+    return validate(read_document(path), path)
 
 
 def load_secrets(config: AppConfig, path: str, directory: Path | None) -> Secrets:
@@ -413,17 +332,18 @@ def load_secrets(config: AppConfig, path: str, directory: Path | None) -> Secret
     return secrets
 
 
-def check_models(config: AppConfig, path: str, require_manifest: bool = False) -> list[str]:
-    """Problems with model.name/model.fallback (and the `pose:` family sections) against the manifest in
-    model.dir. A missing manifest is an error with `require_manifest`, else a warning line."""
+def check_models(config: AppConfig, path: str) -> list[str]:
+    """What `edge-pose run` checks of model.* and pose.* before loading anything: the manifest in
+    model.dir (exit 78), model.name and model.fallback in it (78), `pose:` sections only for the families
+    they run (78), and their files against the manifest's sha256 (run loads the fallback instead of a
+    bad model file, so that is a warning; with no usable fallback it is ModelError, exit 65, as in run)."""
     directory = config.model.directory
     if not (directory / "manifest.json").is_file():
-        if require_manifest:
-            raise ConfigError(f"{path}: model.dir: no manifest.json in {directory}")
-        return [f"{path}: model.dir: no manifest.json in {directory} (model names not checked)"]
+        what = "no such directory" if not directory.is_dir() else "no manifest.json there"
+        raise ConfigError(f"{path}: model.dir: {directory}: {what}")
     try:
         known = load_manifest(directory)
-    except Exception as exc:  # a broken manifest is reported by the model loader in detail
+    except ModelError as exc:
         raise ConfigError(f"{path}: model.dir: {exc}") from None
     in_use: list[str] = []
     for key, name in (("model.name", config.model.name), ("model.fallback", config.model.fallback)):
@@ -439,18 +359,90 @@ def check_models(config: AppConfig, path: str, require_manifest: bool = False) -
             f"{path}: pose.{family}: settings for model family {family!r}, which the config does not run "
             f"({' and '.join(in_use)}): remove the section or choose a {family} model"
         )
-    return []
+    problems: dict[str, str] = {}
+    for key, name in (("model.name", config.model.name), ("model.fallback", config.model.fallback)):
+        if name is None or name in problems.values():
+            continue
+        try:
+            verify_model_file(known[name])
+        except ModelError as exc:
+            problems[key] = f"{path}: {key}: {exc}"
+    if "model.name" in problems and (config.model.fallback is None or "model.fallback" in problems):
+        raise ModelError(problems["model.name"])
+    if "model.fallback" in problems and config.model.fallback == config.model.name:
+        raise ModelError(problems["model.fallback"])
+    return [f"{line} (the daemon would run without it)" for line in problems.values()]
 
 
-def parse_config(path: str) -> AppConfig:
-    """Read and validate the config at `path` (keys, types, values; no files it names are opened)."""
-    return validate(read_yaml(path), path)
+def check_outbox_path(outbox: Path) -> str | None:
+    """Why `outbox` cannot hold the SQLite outbox, or None. A missing directory is fine (systemd's
+    StateDirectory= creates it at start, or the daemon does); an existing one must be writable."""
+    absolute = outbox.resolve()
+    for virtual in VIRTUAL_FILESYSTEMS:
+        if absolute.is_relative_to(virtual):
+            return f"{outbox}: under {virtual}, a virtual filesystem, not storage"
+    if absolute.is_dir():
+        return f"{outbox}: is a directory (give a file name, e.g. {absolute / 'outbox.sqlite'})"
+    if absolute.exists() and not os.access(absolute, os.R_OK | os.W_OK):
+        return f"{outbox}: not readable and writable by this user (uid {os.getuid()})"
+    parent = absolute.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{outbox}: {parent} is not a directory"
+    if parent == absolute.parent and not os.access(parent, os.W_OK | os.X_OK):
+        return f"{outbox}: directory {parent} is not writable by this user (uid {os.getuid()})"
+    return None
 
 
-def load_config(path: str, credentials: Path | None = None) -> LoadedConfig:
+def check_host(config: AppConfig, path: str, secrets: Secrets) -> list[str]:
+    """The checks of this machine `edge-pose run` makes before it starts anything: the models, the outbox
+    location, the TLS files (parsed as PEM), the camera driver. Returns warning lines."""
+    warnings = check_models(config, path)
+    if config.mqtt.enabled:
+        problem = check_outbox_path(config.outbox.path)
+        if problem is not None:
+            raise ConfigError(f"{path}: outbox.path: {problem}")
+        tls = tls_settings(config, secrets)
+        if tls is not None:
+            try:
+                tls_context(tls)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+    if config.camera.uri.kind == "picamera2":
+        try:
+            picamera2_module()
+        except SourceError as exc:
+            raise ConfigError(f"{path}: camera.source: {exc}") from None
+    return warnings
+
+
+def tls_settings(config: AppConfig, secrets: Secrets) -> TlsSettings | None:
+    """The publisher's TLS settings from `mqtt.tls` and the resolved file names (None: plain TCP)."""
+    tls = config.mqtt.tls
+    if tls is None or secrets.tls_ca_file is None:
+        return None
+    return TlsSettings(
+        ca_file=secrets.tls_ca_file,
+        cert_file=secrets.tls_cert_file,
+        key_file=secrets.tls_key_file,
+        insecure=tls.insecure,
+    )
+
+
+def shown(config: AppConfig) -> dict[str, Any]:
+    """The effective config as plain data for display (check-config --show): every default filled in,
+    any password in the camera URI masked."""
+    data: dict[str, Any] = config.model_dump(mode="json")
+    data["camera"]["source"] = mask_passwords(config.camera.source)
+    return data
+
+
+def load_config(path: str, credentials: Path | None = None, host_checks: bool = True) -> LoadedConfig:
     """Read, validate and resolve the config at `path` (secrets from `credentials`, else
-    $CREDENTIALS_DIRECTORY). Raises ConfigError (exit 78) naming the key on any problem."""
+    $CREDENTIALS_DIRECTORY), and with `host_checks` check this machine as `run` needs it
+    (`check_host`). Raises ConfigError (exit 78) naming the key on any problem."""
     config = parse_config(path)
     secrets = load_secrets(config, path, credentials_dir(credentials))
-    warnings = tuple(check_models(config, path))
+    warnings = tuple(check_host(config, path, secrets)) if host_checks else ()
     return LoadedConfig(config=config, secrets=secrets, path=path, warnings=warnings)

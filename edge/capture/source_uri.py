@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from edge.redact import mask_passwords
+
 SourceKind = Literal["picamera2", "v4l2", "rtsp", "file"]
 
 FORMS = "picamera2, picamera2:N, v4l2:/dev/videoN, rtsp://host/path, rtsps://host/path or file:PATH"
@@ -30,15 +32,7 @@ class SourceUri:
     @property
     def redacted(self) -> str:
         """The URI with any password replaced by `***`, for logs and stats."""
-        if self.kind != "rtsp":
-            return self.uri
-        parts = urlsplit(self.uri)
-        if parts.password is None:
-            return self.uri
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        user = parts.username or ""
-        return parts._replace(netloc=f"{user}:***@{host}{port}").geturl()
+        return mask_passwords(self.uri)
 
 
 def parse_source_uri(uri: str) -> SourceUri:
@@ -63,13 +57,13 @@ def parse_source_uri(uri: str) -> SourceUri:
         try:
             port = parts.port
         except ValueError:
-            raise ValueError(f"{SourceUri('rtsp', text, text).redacted!r}: invalid port") from None
+            raise ValueError(f"{mask_passwords(text)!r}: invalid port") from None
         if not parts.hostname:
-            raise ValueError(f"{text!r}: rtsp URL has no host")
+            raise ValueError(f"{mask_passwords(text)!r}: rtsp URL has no host")
         if port == 0:
-            raise ValueError(f"{text!r}: invalid port")
+            raise ValueError(f"{mask_passwords(text)!r}: invalid port")
         if any(c.isspace() for c in text):
-            raise ValueError(f"{text!r}: URL contains whitespace")
+            raise ValueError(f"{mask_passwords(text)!r}: URL contains whitespace")
         return SourceUri("rtsp", text, text)
     if text.startswith("file:"):
         path = text.removeprefix("file:")

@@ -1,8 +1,8 @@
 """`edge-pose eval-events`: run the pipeline with the rules over labelled images and clips and print, per
 subset (folder), the recall of falls and the false events on not-fall material, so tuning is measurable.
 
-Labels, first match wins: `--labels FILE`; a `labels.json` beside a clip (`{"videos": {name: {"fall":
-"~103-~117"}}}`, the shared data's format); the folder name (`fall` / `not-fall`). A still has no
+Labels, first match wins: `--labels FILE`; a `labels.json` beside a clip (the shared data's formats, see
+edge/commands/labels.py); the folder name (`fall` / `not-fall`). A still has no
 motion, so it is fed as a camera watching a motionless scene: the image repeated at `--still-fps` for
 `--hold` seconds (long enough for person_down to confirm); on a still only person_down can fire."""
 
@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
 from edge.capture.media_file import IMAGE_SUFFIXES, MediaInfo, probe, read_frames
+from edge.commands.labels import Label, read_labels, word_label
 from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
-from edge.errors import ConfigError, InputError
+from edge.errors import InputError
 from edge.pipeline import Pipeline
 from edge.publish.jsonl import JsonlWriter
 from edge.rules.engine import RulesEngine
@@ -31,17 +30,7 @@ from edge.types import Frame
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"})
-POSITIVE_NAMES = frozenset({"fall", "falls", "down"})
-NEGATIVE_NAMES = frozenset({"not-fall", "not_fall", "notfall", "no-fall", "no_fall", "adl"})
 DOWN_TYPES = ("fall", "person_down")
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    """What a file shows: a fall (from `fall_start` on, for clips) or no fall."""
-
-    fall: bool
-    fall_start: int | None = None  # first frame of the fall in a clip; None: the whole file
 
 
 @dataclass(slots=True)
@@ -129,46 +118,6 @@ def media_files(inputs: list[str]) -> list[Path]:
     return found
 
 
-def parse_label(value: Any, origin: str) -> Label:
-    """A label from `"fall"` / `"not-fall"` or a clip entry `{"fall": "~103-~117", ...}`."""
-    if isinstance(value, str):
-        name = value.strip().lower()
-        if name in POSITIVE_NAMES:
-            return Label(True)
-        if name in NEGATIVE_NAMES:
-            return Label(False)
-    if isinstance(value, dict):
-        fall = value.get("fall")
-        if fall is None:
-            return Label(False)
-        match = re.search(r"\d+", str(fall))
-        if match:
-            return Label(True, int(match.group()))
-    raise ConfigError(
-        f"{origin}: label {value!r} is neither 'fall', 'not-fall' nor a clip entry with a fall range"
-    )
-
-
-def read_labels(path: Path) -> dict[str, Label]:
-    """File name → label from a labels file (`files:` and/or `videos:` sections)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{path}: not valid JSON/YAML") from None
-    if not isinstance(data, dict) or not ({"files", "videos"} & set(data)):
-        raise ConfigError(f"{path}: expected a mapping with a 'files' or 'videos' section")
-    labels: dict[str, Label] = {}
-    for section in ("files", "videos"):
-        entries = data.get(section) or {}
-        if not isinstance(entries, dict):
-            raise ConfigError(f"{path}: {section}: expected a mapping of file name to label")
-        for name, value in entries.items():
-            labels[str(name)] = parse_label(value, f"{path}: {section}.{name}")
-    return labels
-
-
 def label_for(path: Path, given: dict[str, Label], beside: dict[Path, dict[str, Label]]) -> Label | None:
     """The label of `path` (see the module docstring for the order)."""
     if path.name in given:
@@ -179,12 +128,7 @@ def label_for(path: Path, given: dict[str, Label], beside: dict[Path, dict[str, 
         beside[folder] = read_labels(labels_file) if labels_file.is_file() else {}
     if path.name in beside[folder]:
         return beside[folder][path.name]
-    name = folder.name.lower()
-    if name in POSITIVE_NAMES:
-        return Label(True)
-    if name in NEGATIVE_NAMES:
-        return Label(False)
-    return None
+    return word_label(folder.name)
 
 
 def frames_of(info: MediaInfo, hold_s: float, still_fps: float, video_hold_s: float) -> Iterator[Frame]:

@@ -88,7 +88,7 @@ def pipeline_choice(args: argparse.Namespace) -> PipelineChoice:
     device = topic_prefix = None
     if args.config:
         config = parse_config(args.config)
-        check_models(config, args.config, require_manifest=True)
+        check_models(config, args.config)
         pose, rules = config.pose, config.rules
         model, fallback, threads = config.model.name, config.model.fallback, config.model.threads
         model_dir = config.model.directory

@@ -132,28 +132,46 @@ def encode_payload(message: Message) -> str:
     return json.dumps(message.payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
-def _tls_context(tls: TlsSettings) -> ssl.SSLContext:
-    """An SSLContext verifying the broker against `ca_file`, with the client certificate if given."""
+def tls_context(tls: TlsSettings) -> ssl.SSLContext:
+    """An SSLContext verifying the broker against `ca_file`, with the client certificate if given;
+    ConfigError naming the key when a file is unreadable or not PEM (the config loader calls this too,
+    so check-config finds what the publisher would refuse)."""
     try:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file))
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
         raise ConfigError(
-            f"mqtt.tls.ca_file: {tls.ca_file}: {getattr(exc, 'strerror', None) or exc}"
+            f"mqtt.tls.ca_file: {tls.ca_file}: not a PEM CA certificate ({exc.reason or exc})"
         ) from None
+    except OSError as exc:
+        raise ConfigError(f"mqtt.tls.ca_file: {tls.ca_file}: {exc.strerror or exc}") from None
     if tls.cert_file is not None:
         try:
             context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-        except (OSError, ssl.SSLError) as exc:
-            detail = getattr(exc, "strerror", None) or exc
-            raise ConfigError(f"mqtt.tls.cert_file/key_file: {tls.cert_file}: {detail}") from None
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"mqtt.tls.cert_file: {tls.cert_file} with mqtt.tls.key_file {tls.key_file}: not a PEM "
+                f"certificate and its matching private key ({exc.reason or exc})"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"mqtt.tls.cert_file: {tls.cert_file}: {exc.strerror or exc}") from None
     if tls.insecure:
         context.check_hostname = False
     return context
 
 
-def _describe_connect_error(exc: BaseException | None) -> str:
-    """One readable phrase for a failed TCP/TLS connect."""
+X509_V_ERR_HOSTNAME_MISMATCH = 62  # OpenSSL's verify code for a certificate issued to another name
+X509_V_ERR_IP_ADDRESS_MISMATCH = 64
+
+
+def _describe_connect_error(exc: BaseException | None, host: str = "") -> str:
+    """One readable phrase for a failed TCP/TLS connect to `host`."""
     if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code in (X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH):
+            return (
+                f"TLS: the broker's certificate is not issued to {host!r} ({exc.verify_message}): set "
+                "mqtt.host to a name or address in the certificate's subjectAltName, or reissue the "
+                "certificate for this name (mqtt.tls.ca_file is fine: the chain verified)"
+            )
         return f"TLS certificate not trusted: {exc.verify_message} (check mqtt.tls.ca_file)"
     if isinstance(exc, ssl.SSLError):
         return f"TLS handshake failed: {exc.reason or exc}"
@@ -318,7 +336,7 @@ class MqttPublisher:
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         if s.tls is not None:
-            client.tls_set_context(_tls_context(s.tls))
+            client.tls_set_context(tls_context(s.tls))
             if s.tls.insecure:
                 client.tls_insecure_set(True)
         client.reconnect_delay_set(
@@ -377,7 +395,7 @@ class MqttPublisher:
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho calls this from inside its `except OSError` block: the exception is the current one.
-        self._note_failure(_describe_connect_error(sys.exc_info()[1]))
+        self._note_failure(_describe_connect_error(sys.exc_info()[1], self.settings.host))
 
     def _note_failure(self, reason: str) -> None:
         """One log line per failed attempt (paho retries with doubling waits up to reconnect_max_s)."""

@@ -2,27 +2,23 @@
 
 The daemon mounts this model as the `rules:` section of its YAML config; `edge-pose replay --rules FILE`
 and `edge-pose eval-events --rules FILE` load it on its own (a file holding either the section's content
-or a whole config with a `rules:` key). Unknown keys are errors (Frigate's `extra="forbid"`).
+or a whole config with a `rules:` key), through the same strict loader (edge/loader.py): unknown keys,
+`"0.5"` for a number, `0`/`1`/`yes` for a boolean and duplicate keys are errors naming the key path.
 
 Units: lengths are in torso lengths (TL, the shoulder-centre to hip-centre distance in pixels, so rules
 work at any distance from the camera), angles in degrees, times in seconds of frame time."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from edge.errors import ConfigError
+from edge.loader import Section, read_document, validate_section
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ZoneConfig(_Strict):
+class ZoneConfig(Section):
     """A polygon in normalised image coordinates (0..1 of width and height). A rule with include zones
     only looks at people whose hip centre is inside one of them; exclude zones (a bed, a bench, a pit)
     remove people from the rule wherever they are."""
@@ -33,6 +29,14 @@ class ZoneConfig(_Strict):
         description="polygon corners [x, y], normalised to the frame (0..1)", min_length=3, max_length=64
     )
 
+    @field_validator("points", mode="before")
+    @classmethod
+    def _pairs(cls, points: Any) -> Any:
+        # YAML has no tuples: each [x, y] list becomes a pair (its numbers are still checked strictly)
+        if isinstance(points, list):
+            return [tuple(p) if isinstance(p, list) and len(p) == 2 else p for p in points]
+        return points
+
     @field_validator("points")
     @classmethod
     def _inside_frame(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -42,7 +46,7 @@ class ZoneConfig(_Strict):
         return points
 
 
-class PostureConfig(_Strict):
+class PostureConfig(Section):
     """How one frame's keypoints are read as a posture (shared by every rule)."""
 
     min_keypoint_score: float = Field(
@@ -123,7 +127,7 @@ class PostureConfig(_Strict):
     )
 
 
-class FallConfig(_Strict):
+class FallConfig(Section):
     """`fall`: a rapid descent of the hip centre with the torso turning towards horizontal, confirmed by
     the person staying down. Bending, crouching, sitting and lying down slowly do not pass."""
 
@@ -170,7 +174,7 @@ class FallConfig(_Strict):
     zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
 
 
-class PersonDownConfig(_Strict):
+class PersonDownConfig(Section):
     """`person_down`: someone lying or low on the floor for longer than `min_duration_s`, whether or not
     the fall was seen. On while they are down, off when they are up."""
 
@@ -185,7 +189,7 @@ class PersonDownConfig(_Strict):
     zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
 
 
-class UnsafePostureConfig(_Strict):
+class UnsafePostureConfig(Section):
     """`unsafe_posture`: sustained trunk flexion, arms raised above the shoulders, kneeling or deep squat.
     Each posture is its own event with a REBA-style trunk/upper-arm score in the details."""
 
@@ -227,7 +231,7 @@ class UnsafePostureConfig(_Strict):
     zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
 
 
-class RepetitiveMotionConfig(_Strict):
+class RepetitiveMotionConfig(Section):
     """`repetitive_motion`: bend-and-lift cycles counted per track; raised above a rate."""
 
     enabled: bool = Field(True, description="run this rule")
@@ -247,7 +251,7 @@ class RepetitiveMotionConfig(_Strict):
     zones: list[ZoneConfig] = Field(default_factory=list, description="include/exclude zones for this rule")
 
 
-class RulesConfig(_Strict):
+class RulesConfig(Section):
     """The `rules:` section: shared settings and one section per rule."""
 
     max_absence_s: float = Field(
@@ -284,31 +288,18 @@ class RulesConfig(_Strict):
     )
 
 
-def parse_rules_config(data: Any, origin: str) -> RulesConfig:
-    """Validate a mapping as `RulesConfig`; ConfigError naming `origin` and the key path on failure."""
-    try:
-        return RulesConfig.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{origin}: rules.{where}: {err['msg']}{more}") from None
+def parse_rules_config(data: Any, origin: str, prefix: str = "rules") -> RulesConfig:
+    """Validate a mapping as `RulesConfig`; ConfigError naming `origin` and the key path (under
+    `prefix`) on failure."""
+    return validate_section(RulesConfig, data if data is not None else {}, origin, prefix=prefix)
 
 
 def load_rules_config(path: str) -> RulesConfig:
-    """Read a YAML file holding either a `rules:` section (a whole daemon config) or just its content."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{at}") from None
+    """Read a YAML file holding either a `rules:` section (a whole daemon config) or just its content;
+    errors name the key as written in that file (`rules.fall.confirm_s`, or `fall.confirm_s`)."""
+    data = read_document(path)
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of rule settings, got {type(data).__name__}")
     if isinstance(data, dict) and "rules" in data:
-        data = data["rules"]
-    return parse_rules_config(data, path)
+        return parse_rules_config(data["rules"], path)
+    return parse_rules_config(data, path, prefix="")

@@ -20,11 +20,9 @@ from types import FrameType
 
 from edge import __version__
 from edge.capture.camera import Backoff, Camera
-from edge.capture.frame_source import SourceError
 from edge.capture.latest_frame import LatestFrame
 from edge.capture.open_source import open_source
-from edge.capture.picamera2_source import picamera2_module
-from edge.config import LoadedConfig
+from edge.config import LoadedConfig, tls_settings
 from edge.errors import ConfigError
 from edge.pipeline import Pipeline
 from edge.pose.manifest import ModelSpec
@@ -32,7 +30,8 @@ from edge.pose.output_guard import OutputStats
 from edge.pose.registry import PoseEstimator, create_estimator
 from edge.pose.smart_crop import CropRegion
 from edge.publish.messages import Message
-from edge.publish.mqtt import MqttPublisher, MqttSettings, TlsSettings
+from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.outbox import OutboxError
 from edge.publish.stats import StatsSnapshot, read_cpu_temp_c, stats_message
 from edge.rules.engine import RulesEngine
 from edge.service.metrics import FrameMetrics
@@ -113,14 +112,7 @@ def mqtt_settings(loaded: LoadedConfig) -> MqttSettings:
     """The publisher's settings from the `mqtt:` and `outbox:` sections and the secrets read."""
     config, secrets = loaded.config, loaded.secrets
     m = config.mqtt
-    tls = None
-    if m.tls is not None and secrets.tls_ca_file is not None:
-        tls = TlsSettings(
-            ca_file=secrets.tls_ca_file,
-            cert_file=secrets.tls_cert_file,
-            key_file=secrets.tls_key_file,
-            insecure=m.tls.insecure,
-        )
+    tls = tls_settings(config, secrets)
     return MqttSettings(
         host=m.host,
         port=m.port,
@@ -254,14 +246,21 @@ class Daemon:
         logger.info("model %s loaded (%s, %d threads)", estimator.name, estimator.spec.path, m.threads)
         return TimedEstimator(estimator)
 
+    def _make_publisher(self) -> MqttPublisher | NullPublisher:
+        """The MQTT publisher (or the dry-run stand-in); a problem with what the config names (the
+        outbox file, the TLS files) exits 78 naming the key, like every config problem."""
+        if not self.config.mqtt.enabled:
+            return NullPublisher()
+        try:
+            return MqttPublisher(mqtt_settings(self.loaded))
+        except OutboxError as exc:
+            raise ConfigError(f"{self.loaded.path}: outbox.path: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{self.loaded.path}: {exc}") from None
+
     def _make_camera(self, estimator: TimedEstimator) -> Camera:
         c = self.config.camera
         uri = c.uri
-        if uri.kind == "picamera2":
-            try:
-                picamera2_module()
-            except SourceError as exc:
-                raise ConfigError(f"{self.loaded.path}: camera.source: {exc}") from None
         source = open_source(
             uri,
             model_input=min(estimator.spec.input_size),
@@ -291,9 +290,7 @@ class Daemon:
             topic_prefix=self.config.mqtt.topic_prefix,
             rules=RulesEngine(self.config.rules),
         )
-        self.publisher = (
-            MqttPublisher(mqtt_settings(self.loaded)) if self.config.mqtt.enabled else NullPublisher()
-        )
+        self.publisher = self._make_publisher()
         self.camera = self._make_camera(estimator)
         if self.stop_event.is_set():
             return self._shutdown(estimator)

@@ -124,7 +124,7 @@ def test_not_fall_small_images_raise_nothing(
     lightning.reset()
     pipeline = Pipeline(lightning, device="test", rules=RulesEngine())
     beside: dict[Path, object] = {}
-    from edge.commands.eval_events import read_labels
+    from edge.commands.labels import read_labels
 
     given = read_labels(labels_file)
     negatives = [
