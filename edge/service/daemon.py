@@ -11,7 +11,6 @@ rest in the outbox, publish `stopped`, exit 0 — well within systemd's stop tim
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -44,9 +43,6 @@ logger = logging.getLogger(__name__)
 FRAME_WAIT_S = 0.2  # the main loop wakes at least this often (signals, status, health)
 CAPTURE_STOP_S = 1.0  # of the 5 s stop budget: capture thread join
 PUBLISH_CLOSE_S = 3.0  # of the 5 s stop budget: flush + `stopped` + disconnect
-# Test hook (documented in docs/config.md): after this many frames the main loop hangs as a stuck
-# interpreter would, so tests can watch the watchdog pings stop. Never set in production.
-HANG_AFTER_FRAMES_ENV = "EDGE_POSE_TEST_HANG_AFTER_FRAMES"
 
 
 class TimedEstimator:
@@ -153,8 +149,11 @@ class Daemon:
         self.camera: Camera | None = None
         self.publisher: MqttPublisher | NullPublisher | None = None
         self._stop_reason = ""
-        hang = os.environ.get(HANG_AFTER_FRAMES_ENV, "")
-        self._hang_after = int(hang) if hang.isdigit() else None
+        self.watchdog_interval_s = watchdog_interval_s()
+        # A main loop that has not turned for this long is stuck. Under the watchdog: half its interval,
+        # so the pings (every half interval) stop within one interval of the hang; a frame takes far less.
+        interval = self.watchdog_interval_s
+        self.loop_limit_s = interval / 2 if interval is not None else self.config.camera.stall_timeout_s
 
     # --- signals -------------------------------------------------------------------------------
 
@@ -182,7 +181,7 @@ class Daemon:
         now = time.monotonic()
         limit = self.config.camera.stall_timeout_s
         loop_age = now - self.loop_heartbeat
-        if loop_age > limit:
+        if loop_age > self.loop_limit_s:
             return False, f"main loop stuck for {loop_age:.1f} s"
         last = self.metrics.last_frame_mono
         if last is not None and now - last <= limit:
@@ -298,7 +297,7 @@ class Daemon:
         self.camera.start()
         logger.info("capturing from %s", self.camera.source_name)
         watchdog: Watchdog | None = None
-        interval = watchdog_interval_s()
+        interval = self.watchdog_interval_s
         last_status = last_stats = time.monotonic()
         while not self.stop_event.is_set():
             self.loop_heartbeat = time.monotonic()
@@ -324,9 +323,6 @@ class Daemon:
                     if interval is not None:
                         watchdog = Watchdog(self.notifier, interval, self.healthy)
                         watchdog.start()
-                if self._hang_after is not None and self.metrics.frames >= self._hang_after:
-                    logger.warning("%s reached: main loop hangs on purpose", HANG_AFTER_FRAMES_ENV)
-                    self.stop_event.wait()
             if now - last_status >= self.config.service.status_interval_s:
                 last_status = now
                 self.notifier.status(self.status_line())

@@ -13,8 +13,9 @@ from daemon_helpers import DEMO_CLIP, NotifySocket, base_config, write_config
 
 from edge.service.notify import Notifier, socket_address, watchdog_interval_s
 
-WATCHDOG_USEC = 1_000_000  # 1 s: the daemon pings every 0.5 s
+WATCHDOG_USEC = 2_000_000  # 2 s: the daemon pings every 1 s, and counts a loop stuck after 1 s
 HANG_AFTER = 40  # frames: 4 s of the 10 fps clip in real time
+HANG_LOOP = Path(__file__).resolve().parent / "hang_loop"  # a sitecustomize that hangs Pipeline.process
 
 
 def recv_fields(sock: socket.socket) -> dict[str, str]:
@@ -83,42 +84,51 @@ def test_watchdog_interval_from_environment() -> None:
     assert watchdog_interval_s({}) is None
 
 
-def test_daemon_ready_status_and_watchdog_stop_when_the_loop_stalls(
+def test_daemon_ready_status_and_watchdog_stops_within_one_interval_of_a_hung_loop(
     tmp_path: Path, notify_socket: NotifySocket, start_daemon: object
 ) -> None:
+    """The real daemon, its main loop hung from outside (tests/service/hang_loop: Pipeline.process blocks
+    after HANG_AFTER frames; nothing in edge/ has a hook for it): the pings stop within one watchdog
+    interval of the hang, although the camera (10 s stall timeout) and every other thread are fine."""
     config = base_config(
         f"file:{DEMO_CLIP}",
-        camera={"loop": True, "realtime": True, "stall_timeout_s": 1.0},
+        camera={"loop": True, "realtime": True},
         service={"status_interval_s": 0.5},
         outbox={"path": str(tmp_path / "outbox.sqlite")},
     )
     path = write_config(tmp_path / "config.yaml", config)
+    mark = tmp_path / "hang.mark"
     daemon = start_daemon(  # type: ignore[operator]
         path,
         notify=notify_socket,
-        env={"WATCHDOG_USEC": str(WATCHDOG_USEC), "EDGE_POSE_TEST_HANG_AFTER_FRAMES": str(HANG_AFTER)},
+        env={
+            "WATCHDOG_USEC": str(WATCHDOG_USEC),
+            "PYTHONPATH": str(HANG_LOOP),
+            "EDGE_POSE_TEST_HANG_AFTER": str(HANG_AFTER),
+            "EDGE_POSE_TEST_HANG_MARK": str(mark),
+        },
     )
     ready_t, ready = notify_socket.wait_for("READY", "1", timeout=60)
     # READY only after the model is loaded and a frame went through the pipeline
     assert "1 frames" in ready["STATUS"], ready
     assert "model movenet_lightning loaded" in daemon.log()
-    # the loop hangs after HANG_AFTER frames at 10 fps; wait until well past that
-    deadline = ready_t + HANG_AFTER / 10 + 6
-    while time.monotonic() < deadline and daemon.proc.poll() is None:
-        time.sleep(0.2)
+    deadline = ready_t + 60
+    while not mark.exists() and time.monotonic() < deadline and daemon.proc.poll() is None:
+        time.sleep(0.1)
+    assert mark.exists(), daemon.log()
+    hung_at = float(mark.read_text())
+    time.sleep(2 * WATCHDOG_USEC / 1e6 + 2.0)  # well past one interval
     assert daemon.proc.poll() is None, daemon.log()
+    interval = WATCHDOG_USEC / 1e6
     pings = notify_socket.times("WATCHDOG")
     statuses = [f["STATUS"] for _, f in notify_socket.messages if "STATUS" in f and "READY" not in f]
     assert any(" fps" in s and not s.startswith("0.0 fps") for s in statuses), statuses
-    # pings flowed while frames did: every ~0.5 s during the ~4 s before the hang
-    flowing = [t for t in pings if t < ready_t + HANG_AFTER / 10 - 0.5]
-    assert len(flowing) >= 4, (pings, ready_t)
-    # and stopped once the loop stalled: nothing in the last 3 s although the process is alive
-    assert pings, "no watchdog pings at all"
-    silence = time.monotonic() - pings[-1]
-    assert silence >= 3.0, (silence, pings)
-    assert "no watchdog ping" in daemon.log()
-    code, took = daemon.terminate()
-    assert code == 0, daemon.log()
-    assert took < 5.0
-    assert notify_socket.wait_for("STOPPING", "1", timeout=1)
+    before = [t for t in pings if t < hung_at]
+    assert len(before) >= 2, (pings, hung_at)  # pings flowed while frames did (about one a second)
+    last = pings[-1]
+    print(f"\n[watchdog] last ping {last - hung_at:+.2f} s after the loop hung (interval {interval:.1f} s)")
+    assert last - hung_at <= interval, (pings, hung_at)  # by design at most half an interval
+    assert time.monotonic() - last >= interval + 1.0  # and none since, although the process is alive
+    assert "main loop stuck" in daemon.log()
+    # A hung loop does not stop on SIGTERM either; systemd ends it (watchdog: SIGABRT, then SIGKILL).
+    daemon.kill()
