@@ -43,12 +43,12 @@ class Pipeline:
         if self.rules is not None:
             self.rules.reset()
 
-    def finish(self) -> list[Message]:
+    def finish(self, reason: str = "end_of_input") -> list[Message]:
         """End the open events of the current source (call before `reset()` at the end of an input
-        or on shutdown): their `end` messages."""
+        or on shutdown): their `end` messages, `reason` in their details."""
         if self.rules is None:
             return []
-        return [self._event(e, self._source) for e in self.rules.finish()]
+        return [self._event(e, self._source) for e in self.rules.finish(reason)]
 
     def process(self, frame: Frame) -> FrameResult:
         """Estimate poses in `frame` and build its messages: the pose message, then any events."""

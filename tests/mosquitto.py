@@ -6,7 +6,7 @@
     sub = broker.subscribe_collect("edge-pose/#")  # a paho subscriber collecting every message
     sub.wait_for(lambda msgs: len(msgs) >= 3)
 
-With `secure=True` the helper makes a CA, a server certificate for 127.0.0.1/localhost and a second,
+With `secure=True` the helper makes a CA, a server certificate for 127.0.0.1/localhost (or `server_san`) and a second,
 unrelated CA (`wrong_ca_file`) with openssl, and a password file with `users` (default: devices dev1,
 dev2, plus dashboard and homeassistant; password = "<user>-secret")."""
 
@@ -169,11 +169,18 @@ class Mosquitto:
 
     host = "127.0.0.1"
 
-    def __init__(self, workdir: Path, secure: bool = False, users: tuple[str, ...] = DEFAULT_USERS) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        secure: bool = False,
+        users: tuple[str, ...] = DEFAULT_USERS,
+        server_san: str = "IP:127.0.0.1,DNS:localhost",
+    ) -> None:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.secure = secure
         self.users = users
+        self.server_san = server_san  # the names the server certificate is issued to (secure=True)
         self.port = free_port()
         self.conf = self.dir / "mosquitto.conf"
         self.log = self.dir / "mosquitto.log"
@@ -192,7 +199,7 @@ class Mosquitto:
         ca = make_ca(certs, "ca")
         self.ca_file = ca[0]
         self.wrong_ca_file = make_ca(certs, "wrong-ca")[0]
-        self.server_cert, self.server_key = make_cert(certs, "server", ca, "IP:127.0.0.1,DNS:localhost")
+        self.server_cert, self.server_key = make_cert(certs, "server", ca, self.server_san)
         self.passwd = self.dir / "passwd"
         self.passwd.unlink(missing_ok=True)
         for i, user in enumerate(self.users):

@@ -1,6 +1,8 @@
 """Home Assistant MQTT discovery (opt-in): retained config messages that make each camera a device in
 Home Assistant with binary sensors for the safety alarms and sensors for people in view, fps and
-inference time, all tied to the camera's `status` topic for availability.
+inference time, all tied to the camera's `status` topic for availability. The binary sensors also expire
+(`expire_after`) when their retained state is not refreshed: the camera re-publishes it every half
+keepalive, so a camera that died without a will (the broker was down) turns unavailable anyway.
 
 Topic layout (Home Assistant's): `<ha_prefix>/<component>/<node_id>/<object_id>/config`, node_id =
 the device id, so a broker ACL can let each device write only its own discovery topics. An empty
@@ -79,8 +81,11 @@ def config_topic(ha_prefix: str, component: str, device: str, object_id: str) ->
     return f"{ha_prefix}/{component}/{node_id(device)}/{object_id}/config"
 
 
-def discovery_messages(ha_prefix: str, topic_prefix: str, device: str, version: str) -> list[Message]:
-    """The retained config message of every entity of one camera."""
+def discovery_messages(
+    ha_prefix: str, topic_prefix: str, device: str, version: str, expire_after_s: int | None = None
+) -> list[Message]:
+    """The retained config message of every entity of one camera; the binary sensors (the alarm
+    states) expire after `expire_after_s` without an update."""
     ident = f"edge-pose-{node_id(device)}"
     device_info = {
         "identifiers": [ident],
@@ -105,6 +110,8 @@ def discovery_messages(ha_prefix: str, topic_prefix: str, device: str, version: 
             config["state_topic"] = topic(topic_prefix, device, f"alarm/{spec['alarm']}")
             config["payload_on"] = "ON"
             config["payload_off"] = "OFF"
+            if expire_after_s is not None:
+                config["expire_after"] = expire_after_s
         else:
             config["state_topic"] = topic(topic_prefix, device, spec["source"])
         config.update(

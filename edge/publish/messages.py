@@ -1,5 +1,5 @@
 """Message payloads and topics, defined in one place. Pose message schema 1 is fixed: later versions
-may add fields, never change these (see docs/messages.md)."""
+may add fields, never change these (see docs/mqtt.md)."""
 
 from __future__ import annotations
 
@@ -95,3 +95,14 @@ def event_message(event: Event, device: str, source: str, prefix: str) -> Messag
             "details": event.details,
         },
     )
+
+
+def restart_end(last: Message) -> Message:
+    """The `end` of an event a crash left open, built from the last message the old process sent for it
+    (start or update): same id, `ts`/`end_ts` of that message (the last time the event is known to have
+    been open, so `duration_s` is a lower bound), the details it carried plus `reason: "restart"`."""
+    payload = dict(last.payload)
+    payload.update(
+        state="end", end_ts=payload["ts"], details={**payload.get("details", {}), "reason": "restart"}
+    )
+    return Message(kind="event", topic=last.topic, payload=payload, qos=last.qos)

@@ -8,25 +8,34 @@ broker acknowledged. The outbox is the only copy that counts: after every (re)co
 in-memory queue is dropped and the backlog is resent from the oldest unacknowledged row, so the
 order on the wire is always the outbox order (duplicates are possible, losses and reordering are not).
 
-Topics under `<prefix>/<device>/`: `status` (retained online/stopped, `offline` as the will),
-`pose`, `event`, `stats`, `alarm/<type>`; see docs/mqtt.md."""
+Availability cannot lie: `status` is retained `online` after every accepted connect, `stopped` on a
+clean close and `offline` as the will; with MQTT 5 the retained `online` (and the retained alarm values)
+carry a message expiry of 1.5 keepalives and are refreshed every half keepalive while the process is
+connected and healthy, so a camera that died where no will could fire (the broker was down at the time)
+shows nothing once it expires, even on a broker restored from its persistence file. Every open event is
+recorded in the outbox file, so a restarted daemon can end the events a crash left open.
+
+Topics under `<prefix>/<device>/`: `status`, `pose`, `event`, `stats`, `alarm/<type>`; see docs/mqtt.md."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import sqlite3
 import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -44,6 +53,8 @@ STATUS_ONLINE = "online"
 STATUS_STOPPED = "stopped"
 STATUS_OFFLINE = "offline"  # the MQTT will: the broker publishes it when the connection dies
 STATUS_QOS = 1
+STATUS_EXPIRY_KEEPALIVES = 1.5  # a retained `online` expires this long after its last refresh (MQTT 5)
+STATUS_REFRESH_KEEPALIVES = 0.5  # `online` and the alarm values are re-published this often
 EVENT_QOS = 1
 EVENT_WINDOW = 100  # outbox rows sent but not yet acknowledged at any time (paho sends 20 at once)
 OUTBOX_IDLE_S = 1.0  # the outbox thread wakes at least this often (pruning, missed wake-ups)
@@ -190,7 +201,9 @@ class MqttPublisher:
     other kinds go out as given. While disconnected, only events are kept (poses and stats are live
     data and are dropped, counted)."""
 
-    def __init__(self, settings: MqttSettings) -> None:
+    def __init__(self, settings: MqttSettings, healthy: Callable[[], bool] | None = None) -> None:
+        """`healthy`: asked before each refresh of `online` (the daemon passes its watchdog check), so a
+        process that is connected but no longer working lets its status expire."""
         if settings.protocol not in ("5", "3.1.1"):
             raise ConfigError(f"mqtt.protocol: {settings.protocol!r} is not one of '5', '3.1.1'")
         if not settings.device or any(c in settings.device for c in "+#/\0"):
@@ -203,6 +216,10 @@ class MqttPublisher:
         self.status_topic = topic(settings.topic_prefix, settings.device, "status")
         self.ha_status_topic = f"{settings.ha_prefix}/status"
         self.reconnect_times_s: list[float] = []  # how long each outage lasted, for the logs and tests
+        self.status_expiry_s = math.ceil(STATUS_EXPIRY_KEEPALIVES * settings.keepalive_s)
+        self.status_refresh_s = STATUS_REFRESH_KEEPALIVES * settings.keepalive_s
+        self._healthy = healthy
+        self._refresh_skipped = False
         self._outbox = Outbox(settings.outbox_path, settings.outbox_max_events, settings.outbox_max_age_s)
         self._gate = PoseGate(settings.pose_max_rate_hz, settings.pose_only_changes)
         self._alarms = AlarmState()
@@ -237,6 +254,11 @@ class MqttPublisher:
         self._sender.start()
         s = self.settings
         logger.info("MQTT connecting to %s:%d as %s (MQTT %s)", s.host, s.port, self.client_id, s.protocol)
+        if s.protocol != "5":
+            logger.warning(
+                "MQTT 3.1.1 has no message expiry: if this camera dies while the broker is down, its retained "
+                "`online` outlives it until it comes back (MQTT 5 lets it expire; docs/mqtt.md)"
+            )
         self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         self._client.loop_start()
 
@@ -254,7 +276,11 @@ class MqttPublisher:
         if message.kind == "event":
             try:
                 self._outbox.add(
-                    message.topic, payload, qos=max(EVENT_QOS, message.qos), retain=message.retain
+                    message.topic,
+                    payload,
+                    qos=max(EVENT_QOS, message.qos),
+                    retain=message.retain,
+                    event=(str(message.payload.get("id")), str(message.payload.get("state"))),
                 )
             except sqlite3.Error as exc:
                 # disk full, file removed under us...: still try to deliver it, without the guarantee
@@ -269,7 +295,7 @@ class MqttPublisher:
             with self._alarm_lock:
                 changes = self._alarms.update(message.payload)
             for kind, value in changes.items():
-                self._send_now(self._alarm_topic(kind), value, STATUS_QOS, retain=True)
+                self._send_now(self._alarm_topic(kind), value, STATUS_QOS, retain=True, expiring=True)
         elif message.kind == "pose":
             if not self._gate.admit(message.payload):
                 return
@@ -304,6 +330,14 @@ class MqttPublisher:
         if depth:
             logger.info("outbox %s: %d event(s) kept for the next start", self._outbox.path, depth)
         self._outbox.close()
+
+    def open_events(self) -> list[Message]:
+        """The last message of every event a previous run left open (it crashed or was killed before
+        the event ended), oldest first: the daemon ends them before anything else."""
+        return [
+            Message(kind="event", topic=name, payload=json.loads(payload), qos=EVENT_QOS)
+            for name, payload in self._outbox.open_events()
+        ]
 
     @property
     def connected(self) -> bool:
@@ -380,11 +414,7 @@ class MqttPublisher:
         self._down_since = None
         self._failures = 0
         self._counters.add("connects")
-        client.publish(self.status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True)
-        with self._alarm_lock:
-            alarms = self._alarms.values()
-        for kind, value in alarms.items():
-            client.publish(self._alarm_topic(kind), value, qos=STATUS_QOS, retain=True)
+        self._publish_availability()
         if self.settings.ha_discovery:
             client.subscribe(self.ha_status_topic, qos=1)
             self._publish_discovery()
@@ -448,9 +478,48 @@ class MqttPublisher:
             logger.info("Home Assistant came online: re-publishing discovery")
             self._publish_discovery()
 
+    def _expiry(self) -> Properties | None:
+        """PUBLISH properties that make a retained message expire 1.5 keepalives after it was sent
+        (MQTT 5; None for MQTT 3.1.1, which has no message expiry)."""
+        if self.settings.protocol != "5":
+            return None
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.MessageExpiryInterval = self.status_expiry_s
+        return properties
+
+    def _publish_availability(self) -> None:
+        """Retained `online` and every alarm value, expiring (after each connect and every refresh)."""
+        expiry = self._expiry()
+        self._client.publish(self.status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True, properties=expiry)
+        with self._alarm_lock:
+            alarms = self._alarms.values()
+        for kind, value in alarms.items():
+            self._client.publish(
+                self._alarm_topic(kind), value, qos=STATUS_QOS, retain=True, properties=expiry
+            )
+
+    def _refresh_availability(self) -> None:
+        """Re-publish `online` and the alarm values (from the outbox thread, every half keepalive) while
+        connected and healthy; an unhealthy process stops refreshing and its status expires."""
+        if not self._connected.is_set():
+            return
+        if self._healthy is not None and not self._healthy():
+            if not self._refresh_skipped:
+                logger.error(
+                    "not healthy: `online` is no longer refreshed (it expires in %d s)", self.status_expiry_s
+                )
+                self._refresh_skipped = True
+            return
+        if self._refresh_skipped:
+            logger.warning("healthy again: refreshing `online`")
+            self._refresh_skipped = False
+        self._publish_availability()
+
     def _publish_discovery(self) -> None:
         s = self.settings
-        for message in discovery_messages(s.ha_prefix, s.topic_prefix, s.device, __version__):
+        for message in discovery_messages(
+            s.ha_prefix, s.topic_prefix, s.device, __version__, expire_after_s=self.status_expiry_s
+        ):
             self._client.publish(
                 message.topic, encode_payload(message), qos=message.qos, retain=message.retain
             )
@@ -458,13 +527,17 @@ class MqttPublisher:
     def _alarm_topic(self, kind: str) -> str:
         return topic(self.settings.topic_prefix, self.settings.device, f"alarm/{kind}")
 
-    def _send_now(self, topic_name: str, payload: str, qos: int, retain: bool) -> None:
-        """A live message: to paho's send queue if connected, else dropped and counted."""
+    def _send_now(
+        self, topic_name: str, payload: str, qos: int, retain: bool, expiring: bool = False
+    ) -> None:
+        """A live message: to paho's send queue if connected, else dropped and counted. `expiring`: with
+        the availability expiry (retained alarm values)."""
         if not self._connected.is_set():
             self._counters.add("dropped_disconnected")
             return
         try:
-            info = self._client.publish(topic_name, payload, qos=qos, retain=retain)
+            properties = self._expiry() if expiring else None
+            info = self._client.publish(topic_name, payload, qos=qos, retain=retain, properties=properties)
         except ValueError as exc:
             self._counters.add("invalid_payloads")
             logger.error("%s: cannot publish: %s", topic_name, exc)
@@ -484,10 +557,14 @@ class MqttPublisher:
         last_sent = 0
         next_prune = time.monotonic() + OUTBOX_PRUNE_INTERVAL_S
         next_sync = time.monotonic() + OUTBOX_SYNC_INTERVAL_S
+        next_refresh = time.monotonic() + self.status_refresh_s
         while not self._stopping.is_set():
-            self._wake.wait(OUTBOX_IDLE_S)
+            self._wake.wait(min(OUTBOX_IDLE_S, self.status_refresh_s))
             self._wake.clear()
             try:
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + self.status_refresh_s
+                    self._refresh_availability()
                 with self._send_lock:
                     if generation != self._generation:
                         generation, last_sent = self._generation, 0

@@ -10,7 +10,11 @@ waits for an fsync, and never for SQLite's busy-retry sleeps (a Python lock wake
 a checkpoint does not block writers); automatic checkpoints on commit are off for the same reason.
 
 Row ids come from AUTOINCREMENT, so they never go backwards, even after the table was emptied: the id
-is the send order. Bounded by row count and age; what the bounds drop is counted and logged."""
+is the send order. Bounded by row count and age; what the bounds drop is counted and logged.
+
+The same file keeps the events that are open (started, not yet ended): the last message of each, written
+in the transaction that queues it and removed in the one that queues its `end`. So a crash (SIGKILL,
+power cut) leaves exactly the events it interrupted, and the next start ends them (`open_events`)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
 
-OUTBOX_FORMAT = 1  # PRAGMA user_version of the file; bump when the table changes
+OUTBOX_FORMAT = 2  # PRAGMA user_version of the file; bump when a table changes (2 added open_events)
+READABLE_FORMATS = (0, 1, OUTBOX_FORMAT)  # 0: a new file; 1: upgraded in place (open_events is added)
 BUSY_TIMEOUT_S = 5.0  # another process holding the file (e.g. an inspection with sqlite3) waits this long
 
 _SCHEMA = """
@@ -37,6 +42,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload TEXT NOT NULL,   -- the exact bytes published (UTF-8 JSON)
     qos INTEGER NOT NULL,
     retain INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS open_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order events were opened in
+    event_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL   -- the event's last message (start or update), UTF-8 JSON
 )
 """
 
@@ -101,25 +112,55 @@ class Outbox:
             db.execute("PRAGMA synchronous=NORMAL")  # WAL commits without fsync; `sync` makes them durable
             db.execute("PRAGMA wal_autocheckpoint=0")  # no checkpoint (and fsync) inside a frame's INSERT
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, OUTBOX_FORMAT):
+            if version not in READABLE_FORMATS:
                 raise sqlite3.DatabaseError(f"outbox format {version}, expected {OUTBOX_FORMAT}")
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={OUTBOX_FORMAT}")
         except sqlite3.DatabaseError:
             db.close()
             raise
         return db
 
-    def add(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> int:
-        """Commit one message; returns its row id (the send order). The one call on the frame path."""
+    def add(
+        self,
+        topic: str,
+        payload: str,
+        qos: int = 1,
+        retain: bool = False,
+        event: tuple[str, str] | None = None,
+    ) -> int:
+        """Commit one message; returns its row id (the send order). The one call on the frame path.
+        `event` (id, state) of an event message: in the same transaction the event is recorded as open
+        with this message (start, update) or no longer open (end)."""
         with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
-                (time.time(), topic, payload, qos, int(retain)),
-            )
+            self._db.execute("BEGIN")
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
+                    (time.time(), topic, payload, qos, int(retain)),
+                )
+                if event is not None and event[1] == "end":
+                    self._db.execute("DELETE FROM open_events WHERE event_id = ?", (event[0],))
+                elif event is not None:
+                    self._db.execute(
+                        "INSERT INTO open_events (event_id, topic, payload) VALUES (?, ?, ?) "
+                        "ON CONFLICT (event_id) DO UPDATE SET payload = excluded.payload",
+                        (event[0], topic, payload),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             self._depth += 1
             self._dirty = True
         return int(cur.lastrowid or 0)
+
+    def open_events(self) -> list[tuple[str, str]]:
+        """(topic, last payload) of every event left open, in the order they were opened: after a crash,
+        the events it interrupted."""
+        with self._lock:
+            rows = self._db.execute("SELECT topic, payload FROM open_events ORDER BY seq").fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
 
     def after(self, row_id: int, limit: int) -> list[OutboxRow]:
         """Up to `limit` rows with an id greater than `row_id`, oldest first."""

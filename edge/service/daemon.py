@@ -28,7 +28,7 @@ from edge.pose.manifest import ModelSpec
 from edge.pose.output_guard import OutputStats
 from edge.pose.registry import PoseEstimator, create_estimator
 from edge.pose.smart_crop import CropRegion
-from edge.publish.messages import Message
+from edge.publish.messages import Message, restart_end
 from edge.publish.mqtt import MqttPublisher, MqttSettings
 from edge.publish.outbox import OutboxError
 from edge.publish.stats import StatsSnapshot, read_cpu_temp_c, stats_message
@@ -251,11 +251,27 @@ class Daemon:
         if not self.config.mqtt.enabled:
             return NullPublisher()
         try:
-            return MqttPublisher(mqtt_settings(self.loaded))
+            return MqttPublisher(mqtt_settings(self.loaded), healthy=lambda: self.healthy()[0])
         except OutboxError as exc:
             raise ConfigError(f"{self.loaded.path}: outbox.path: {exc}") from None
         except ConfigError as exc:
             raise ConfigError(f"{self.loaded.path}: {exc}") from None
+
+    def _end_interrupted_events(self) -> None:
+        """End the events a previous run left open (killed, crashed, power cut), with details.reason
+        "restart", before anything else is published: the event stream and the alarm topics (all OFF
+        after a start) then agree."""
+        if not isinstance(self.publisher, MqttPublisher):
+            return
+        for message in self.publisher.open_events():
+            end = restart_end(message)
+            logger.warning(
+                "event %s (%s, track %s) was left open by the previous run: ended (reason restart)",
+                end.payload.get("id"),
+                end.payload.get("type"),
+                end.payload.get("track_id"),
+            )
+            self.publisher.publish(end)
 
     def _make_camera(self, estimator: TimedEstimator) -> Camera:
         c = self.config.camera
@@ -276,7 +292,8 @@ class Daemon:
             self.buffer,
             Backoff(c.reopen_min_s, c.reopen_max_s),
             wait_for_consumer=uri.kind == "file" and not c.realtime,
-            source_name=uri.redacted,
+            # a file is named by its path, as replay names it; a camera by its URI (password masked)
+            source_name=uri.target if uri.kind == "file" else uri.redacted,
         )
 
     def run(self) -> int:
@@ -290,6 +307,7 @@ class Daemon:
             rules=RulesEngine(self.config.rules),
         )
         self.publisher = self._make_publisher()
+        self._end_interrupted_events()
         self.camera = self._make_camera(estimator)
         if self.stop_event.is_set():
             return self._shutdown(estimator)
@@ -336,7 +354,8 @@ class Daemon:
                 logger.info("%s", self.status_line())
         if watchdog is not None:
             watchdog.stop()
-        for message in pipeline.finish():  # open events end (and reach the outbox) before we stop
+        reason = "end_of_input" if self._stop_reason == "end of file" else "shutdown"
+        for message in pipeline.finish(reason):  # open events end (and reach the outbox) before we stop
             self.publisher.publish(message)
         return self._shutdown(estimator)
 

@@ -71,6 +71,7 @@ def test_discovery_schema_is_not_vacuous() -> None:
         {**sensor, "availability": [{"payload_available": "online"}]},
         {k: v for k, v in binary.items() if k != "payload_off"},
         {**sensor, "state_topic": "edge-pose/+/stats"},  # wildcards are for subscribers
+        {**binary, "expire_after": 0},
     ]
     for payload in bad:
         assert list(validator.iter_errors(payload)), payload
@@ -88,6 +89,8 @@ def test_discovery_appears_is_republished_and_disappears(secure_broker: Mosquitt
         assert p["availability"][0]["topic"] == "edge-pose/dev2/status"
         assert p["state_topic"].startswith("edge-pose/dev2/")
         assert t.split("/")[2] == "dev2"
+        # the alarm states expire in Home Assistant as the retained `online` does on the broker
+        assert p.get("expire_after") == (pub.status_expiry_s if t.split("/")[1] == "binary_sensor" else None)
     assert len({p["unique_id"] for p in payloads.values()}) == N_ENTITIES
     assert {t.split("/")[1] for t in payloads} == {"binary_sensor", "sensor"}
     # the binary sensors' state topics exist (retained OFF at connect)

@@ -88,3 +88,40 @@ def test_sync_checkpoints_committed_rows_into_the_database_file(tmp_path: Path) 
     box.sync()
     assert rows_in_main_file_alone() == 1
     box.close()
+
+
+def test_open_events_are_recorded_with_their_message_and_removed_by_their_end(tmp_path: Path) -> None:
+    """Start and update keep the event's last message; its end removes it, in the same transaction
+    as the outbox row, so whatever a crash interrupts is exactly what is left (read after reopening)."""
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    box.add("t/event", '{"id":"a","state":"start","n":1}', event=("a", "start"))
+    box.add("t/event", '{"id":"b","state":"start","n":1}', event=("b", "start"))
+    box.add("t/event", '{"id":"a","state":"update","n":2}', event=("a", "update"))
+    box.add("t/event", '{"id":"b","state":"end","n":2}', event=("b", "end"))
+    box.add("t/stats", "{}")  # not an event
+    assert box.open_events() == [("t/event", '{"id":"a","state":"update","n":2}')]
+    box.delete(r.id for r in box.after(0, 10))  # acknowledged by the broker: the event is still open
+    del box  # no close: as after a SIGKILL
+    again = Outbox(path)
+    assert again.open_events() == [("t/event", '{"id":"a","state":"update","n":2}')]
+    again.add("t/event", '{"id":"a","state":"end"}', event=("a", "end"))
+    assert again.open_events() == []
+
+
+def test_a_format_1_outbox_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, topic TEXT NOT NULL, "
+        "payload TEXT NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL); PRAGMA user_version=1;"
+    )
+    old.execute(
+        "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, 't', '{}', 1, 0)",
+        (time.time(),),
+    )
+    old.commit()
+    old.close()
+    box = Outbox(path)
+    assert box.depth() == 1 and box.open_events() == []  # the queued event kept, the new table added
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2

@@ -56,9 +56,10 @@ def queue_events_then_sigkill(broker: Mosquitto, outbox: Path) -> None:
     assert rows == N_EVENTS  # on disk, although the process never got to close anything
 
 
-def event_ids(msgs: list[object]) -> list[str]:
-    ids = [json.loads(m.payload)["id"] for m in msgs]  # type: ignore[attr-defined]
-    return [i for i in ids if i.startswith("proc-")]
+def event_ids(msgs: list[object], state: str = "start") -> list[str]:
+    """Ids of the test's events (in arrival order) in messages of `state`."""
+    payloads = [json.loads(m.payload) for m in msgs]  # type: ignore[attr-defined]
+    return [p["id"] for p in payloads if p["id"].startswith("proc-") and p["state"] == state]
 
 
 def test_events_in_the_outbox_survive_sigkill_of_the_publisher(broker: Mosquitto, tmp_path: Path) -> None:
@@ -119,9 +120,18 @@ def test_daemon_delivers_the_backlog_and_reports_offline_and_stopped(
     daemon = start_daemon(config, log)
     try:
         status.wait_for(lambda m: any(x.payload == b"online" for x in m), timeout=60)
-        msgs = events.wait_for(lambda m: len(event_ids(m)) >= N_EVENTS, timeout=30)
+        # the backlog in order, then the end of each of those events (they were open when the process
+        # that raised them was killed: the daemon ends them, reason "restart", before anything else)
+        msgs = events.wait_for(lambda m: len(event_ids(m, "end")) >= N_EVENTS, timeout=30)
         ids = event_ids(msgs)
         assert len(set(ids)) == N_EVENTS and ids == sorted(ids, key=lambda i: int(i[-3:]))
+        assert event_ids(msgs, "end") == ids
+        last_start = max(i for i, m in enumerate(msgs) if json.loads(m.payload)["state"] == "start")
+        first_end = min(i for i, m in enumerate(msgs) if json.loads(m.payload)["state"] == "end")
+        assert last_start < first_end
+        assert all(json.loads(m.payload)["details"]["reason"] == "restart" for m in msgs[first_end:])
+        for m in msgs:
+            validate("event", json.loads(m.payload))
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
         status.wait_for(lambda m: m[-1].payload == b"offline", timeout=10)  # the will

@@ -173,3 +173,23 @@ def test_wrong_password_is_one_clear_line_per_attempt_with_backoff(
     assert not pub.connected
     gaps = [round(b - a, 1) for a, b in itertools.pairwise(times)]
     print(f"\n[auth] wrong password: {line}\n[auth] attempt gaps {gaps} s")
+
+
+def test_a_hostname_mismatch_names_the_hostname_not_the_ca(
+    tmp_path: Path, publishers: list[MqttPublisher], edge_logs: LogRecords
+) -> None:
+    """A broker whose certificate (signed by the right CA) is issued to another name: the line says the
+    certificate is not for mqtt.host, and that the CA is fine."""
+    broker = Mosquitto(tmp_path / "elsewhere", secure=True, server_san="DNS:broker.example")
+    broker.start()
+    try:
+        pub = device_publisher(broker, tmp_path, publishers)  # host "localhost", the right CA
+        pub.start()
+        _retry_lines(edge_logs, "not issued to", 1, timeout=15)
+        line = edge_logs.lines("not issued to")[0].getMessage()
+        print(f"\n[tls] hostname mismatch: {line}")
+        assert "the broker's certificate is not issued to 'localhost'" in line and "mqtt.host" in line
+        assert "mqtt.tls.ca_file is fine" in line and "not trusted" not in line
+        assert not pub.connected
+    finally:
+        broker.stop()
