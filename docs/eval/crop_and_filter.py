@@ -9,8 +9,14 @@
    |x[t] - 2 x[t-1] + x[t-2]| in pixels over keypoints scoring > 0.3 in three consecutive frames (frame-to-frame
    acceleration: high for jitter, near zero for smooth motion), and the lag it costs (median distance between
    filtered and unfiltered keypoints).
+3. Filter constants on held-out clips: the same jitter and lag for several One Euro constants on fall clips
+   (../shared/data/fall_clips: URFD, UP-Fall and Le2i falls) that were not used to choose the default.
 
-Usage: python docs/eval/crop_and_filter.py [--model NAME]   (prints Markdown; `make eval` runs it)."""
+Every replay runs with the shipped defaults (edge/pose/settings.py), or with the model, `pose:` settings and
+rules of a daemon config given with --config (e.g. the old daemon defaults, to compare).
+
+Usage: python docs/eval/crop_and_filter.py [--model NAME] [--config FILE] [--skip-held-out]
+(prints Markdown; `make eval` runs it)."""
 
 from __future__ import annotations
 
@@ -36,11 +42,26 @@ STILLS = (
     + sorted((DATA / "posetrack18/images/val").glob("*/000000.jpg"))
 )
 VIDEOS = [DATA / "fall_video_care_home/video_3.mp4", REPO / "demo/vtest_excerpt.mp4"]
+# Held out from the choice of the filter constants (chosen on VIDEOS): every fall clip of URFD (RGB halves) and
+# UP-Fall, and the first 12 Le2i falls (Coffee room, Home).
+FALL_LABELS = json.loads((DATA / "fall_clips/labels.json").read_text())["files"]
+HELD_OUT = {
+    name: sorted(
+        DATA / "fall_clips" / f
+        for f, v in FALL_LABELS.items()
+        if v["class"] == "fall"
+        and f.startswith(prefix)
+        and not (prefix == "urfd" and not f.endswith("_rgb.mp4"))
+    )[:limit]
+    for name, prefix, limit in (("URFD", "urfd", 99), ("UP-Fall", "upfall", 99), ("Le2i", "le2i", 12))
+}
+# (min_cutoff Hz, beta): tfjs MoveNet's, the shipped default, and smoother / faster neighbours.
+CANDIDATES = ((2.5, 300.0), (2.0, 20.0), (1.0, 20.0), (2.0, 50.0), (0.5, 10.0))
 BODY = slice(5, 17)  # COCO-17 shoulders .. ankles: the 12 joints every annotation set has
 
 
 def replay(inputs: list[Path], out: Path, model: str, *flags: str) -> list[dict]:
-    """Run `edge-pose replay` and return its pose payloads."""
+    """Run `edge-pose replay` (rules off) and return its pose payloads."""
     cmd = [
         sys.executable,
         "-m",
@@ -51,6 +72,7 @@ def replay(inputs: list[Path], out: Path, model: str, *flags: str) -> list[dict]
         str(out),
         "--model",
         model,
+        "--no-rules",
         *flags,
     ]
     subprocess.run(cmd, check=True, cwd=REPO, stderr=subprocess.DEVNULL)
@@ -107,7 +129,8 @@ def chosen_person_error(payloads: list[dict]) -> tuple[float, float, int]:
 
 
 def jitter_and_lag(filtered: list[dict], raw: list[dict]) -> tuple[float, float, float]:
-    """(jitter filtered px, jitter raw px, median lag px) over keypoints scoring > 0.3."""
+    """(jitter filtered px, jitter raw px, median lag px) over keypoints scoring > 0.3; the payloads may
+    come from several clips (consecutive frames are taken within one source only)."""
 
     def tracks(payloads: list[dict]) -> list[np.ndarray | None]:
         out: list[np.ndarray | None] = []
@@ -121,10 +144,12 @@ def jitter_and_lag(filtered: list[dict], raw: list[dict]) -> tuple[float, float,
                 out.append(None)
         return out
 
+    sources = [p["source"] for p in filtered]
+
     def jitter(seq: list[np.ndarray | None]) -> float:
         acc: list[float] = []
-        for a, b, c in zip(seq, seq[1:], seq[2:], strict=False):
-            if a is None or b is None or c is None:
+        for i, (a, b, c) in enumerate(zip(seq, seq[1:], seq[2:], strict=False)):
+            if a is None or b is None or c is None or sources[i] != sources[i + 2]:
                 continue
             ok = (a[:, 2] > 0.3) & (b[:, 2] > 0.3) & (c[:, 2] > 0.3)
             acc += list(np.linalg.norm(c[ok, :2] - 2 * b[ok, :2] + a[ok, :2], axis=1))
@@ -140,11 +165,57 @@ def jitter_and_lag(filtered: list[dict], raw: list[dict]) -> tuple[float, float,
     return jitter(f), jitter(r), float(np.median(lag))
 
 
+def candidate_config(directory: Path, model: str, min_cutoff: float, beta: float) -> Path:
+    """A daemon config that differs from the defaults only in the keypoint filter constants."""
+    family = "movenet_multipose" if "multipose" in model else "movenet_singlepose"
+    path = directory / f"filter-{min_cutoff:g}-{beta:g}.yaml"
+    config = {
+        "device": {"id": "eval"},
+        "camera": {"source": "file:/dev/null"},
+        "model": {"name": model},
+        "pose": {family: {"keypoint_filter": {"min_cutoff_hz": min_cutoff, "beta": beta}}},
+    }
+    path.write_text(json.dumps(config))  # YAML reads JSON
+    return path
+
+
+def held_out(t: Path, model: str) -> None:
+    """The filter-constants table on the held-out fall clips."""
+    clips = [c for group in HELD_OUT.values() for c in group]
+    print(f"\n### One Euro constants on {len(clips)} held-out fall clips ({model})\n")
+    groups = ", ".join(f"{name} {len(group)}" for name, group in HELD_OUT.items())
+    print(
+        f"Clips: {groups}. Each cell: jitter px filtered / unfiltered, median distance from unfiltered px.\n"
+    )
+    print("| min_cutoff Hz | beta | " + " | ".join(HELD_OUT) + " | all |")
+    print("|---|---|" + "---|" * (len(HELD_OUT) + 1))
+    raw = {
+        name: replay(group, t / f"raw-{name}.jsonl", model, "--no-filter") for name, group in HELD_OUT.items()
+    }
+    for min_cutoff, beta in CANDIDATES:
+        config = candidate_config(t, model, min_cutoff, beta)
+        cells = []
+        on_all: list[dict] = []
+        off_all: list[dict] = []
+        for name, group in HELD_OUT.items():
+            on = replay(group, t / f"on-{name}.jsonl", model, "--config", str(config))
+            j_on, j_off, lag = jitter_and_lag(on, raw[name])
+            cells.append(f"{j_on:.2f} / {j_off:.2f}, {lag:.2f}")
+            on_all += on
+            off_all += raw[name]
+        j_on, j_off, lag = jitter_and_lag(on_all, off_all)
+        cells.append(f"{j_on:.2f} / {j_off:.2f}, {lag:.2f}")
+        print(f"| {min_cutoff:g} | {beta:g} | " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     """Print the Markdown tables for docs/accuracy.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="movenet_lightning")
+    parser.add_argument("--config", help="a daemon config whose model.*, pose.* every replay takes")
+    parser.add_argument("--skip-held-out", action="store_true", help="only the crop and filter tables")
     args = parser.parse_args()
+    config_flags = ["--config", args.config] if args.config else []
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         print(f"### Smart crop ({args.model}, {len(STILLS)} annotated stills)\n")
@@ -157,17 +228,19 @@ def main() -> int:
             ("smart crop", []),
         ):
             out = t / "stills.jsonl"
-            payloads = replay(STILLS, out, args.model, *flags)
+            payloads = replay(STILLS, out, args.model, *config_flags, *flags)
             pck, err, _found = chosen_person_error(payloads)
             print(f"| {label} | {pck:.3f} | {err:.1f} | {shared_score(out)} |")
         print(f"\n### One Euro filter ({args.model})\n")
         print("| video | frames | jitter px, filter on | jitter px, filter off | ratio | median lag px |")
         print("|---|---|---|---|---|---|")
         for video in VIDEOS:
-            on = replay([video], t / "on.jsonl", args.model)
-            off = replay([video], t / "off.jsonl", args.model, "--no-filter")
+            on = replay([video], t / "on.jsonl", args.model, *config_flags)
+            off = replay([video], t / "off.jsonl", args.model, *config_flags, "--no-filter")
             j_on, j_off, lag = jitter_and_lag(on, off)
             print(f"| {video.name} | {len(on)} | {j_on:.2f} | {j_off:.2f} | {j_on / j_off:.2f} | {lag:.2f} |")
+        if not args.skip_held_out:
+            held_out(t, args.model)
     return 0
 
 
