@@ -94,6 +94,13 @@ class Annotator:
         assert self._writer is not None
         self._writer.write(draw_poses(frame.image, poses, region))
 
+    def discard(self) -> None:
+        """Remove every file this run wrote (the run failed)."""
+        self.close()
+        for path in self.written:
+            path.unlink(missing_ok=True)
+        self.written.clear()
+
     def close(self) -> None:
         """Finish the current video file."""
         if self._writer is not None:

@@ -37,3 +37,18 @@ class ConfigError(EdgeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, EX_CONFIG)
+
+
+class PartialInputError(EdgeError):
+    """A video that ends before the frame count its container states: truncated, or frames that do not
+    decode. Exit 65 (EX_DATAERR) unless the user accepts partial input (replay --accept-partial)."""
+
+    def __init__(self, path: str, read: int, expected: int) -> None:
+        super().__init__(
+            f"{path}: truncated or partly undecodable: read {read} of the {expected} frames its container "
+            "states",
+            EX_DATAERR,
+        )
+        self.path = path
+        self.read = read
+        self.expected = expected

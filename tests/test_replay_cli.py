@@ -96,6 +96,46 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path: Path, make, expecte
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.startswith("edge-pose:")]
     assert len(lines) == 1 and str(path) in lines[0] and expected in lines[0], r.stderr
+    assert not (tmp_path / "o.jsonl").exists()  # no output file, not even an empty one
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def truncated_clip(data_dir: Path, tmp_path: Path) -> Path:
+    """The first half of video_3.mp4's bytes (its index is at the front, so the frames in that half
+    decode and the container still says 123 frames), written to tmp."""
+    data = (data_dir / "fall_video_care_home/video_3.mp4").read_bytes()
+    clip = tmp_path / "truncated.mp4"
+    clip.write_bytes(data[: len(data) // 2])
+    return clip
+
+
+def test_a_truncated_video_is_named_with_the_frames_read_and_fails_unless_accepted(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    clip = truncated_clip(data_dir, tmp_path)
+    image = data_dir / "opencv_samples/messi5.jpg"
+    out = tmp_path / "o.jsonl"
+    r = edge_pose("replay", str(image), str(clip), "--out", str(out))
+    assert r.returncode == 65, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("edge-pose:")]
+    assert lines[-1].startswith(f"edge-pose: {clip}: truncated or partly undecodable: read ")
+    read = int(lines[-1].split("read ")[1].split()[0])
+    assert 0 < read < 123 and "of the 123 frames" in lines[-1]
+    assert f"nothing written to {out}" in r.stderr and not out.exists()
+    ok = edge_pose("replay", str(image), str(clip), "--out", str(out), "--accept-partial")
+    assert ok.returncode == 0, ok.stderr
+    assert f"warning: {clip}: truncated or partly undecodable: read {read} of the 123 frames" in ok.stderr
+    assert len(read_jsonl(out)) == 1 + read  # the still and every frame that could be read
+    ev = edge_pose("eval-events", str(clip), "--labels", str(data_dir / "fall_video_care_home/labels.json"))
+    assert ev.returncode == 65 and f"{clip}: truncated or partly undecodable: read {read}" in ev.stderr
+    ev = edge_pose(
+        "eval-events",
+        str(clip),
+        "--labels",
+        str(data_dir / "fall_video_care_home/labels.json"),
+        "--accept-partial",
+    )
+    assert ev.returncode == 0 and "scored on the frames read" in ev.stderr, ev.stderr
 
 
 def test_unknown_model_names_the_known_ones(data_dir: Path, tmp_path: Path) -> None:

@@ -81,6 +81,17 @@ class FileSource:
         ok, image = self._capture.read()
         return cast(Image, image) if ok else None
 
+    def _report_short_pass(self) -> None:
+        """Say so when a pass ended before the frame count the container states (bad input is named)."""
+        info = self._info
+        if info is not None and not info.is_still and 0 < self._index_in_pass < info.frame_count:
+            logger.warning(
+                "%s: truncated or partly undecodable: read %d of the %d frames its container states",
+                self.path,
+                self._index_in_pass,
+                info.frame_count,
+            )
+
     def _rewind(self) -> bool:
         """Start the next pass; False when the file can no longer be opened."""
         self._offset_ns += round(self._index_in_pass * 1e9 / self.fps)
@@ -98,6 +109,7 @@ class FileSource:
         if image is None:
             if self._index_in_pass == 0 and self._still is None:
                 return None  # not a single frame decoded: broken file
+            self._report_short_pass()
             if not self.loop:
                 self._finished = True
                 return None

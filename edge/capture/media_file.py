@@ -1,7 +1,9 @@
 """Frames from image and video files, for replay, the demo and the `file:` camera source.
 
 A still image is one frame at t = 0. A video yields every frame, timed from the container's frame
-rate (frame i at i / fps), so replays are deterministic whatever the machine's speed."""
+rate (frame i at i / fps), so replays are deterministic whatever the machine's speed. A video that ends
+before the frame count its container states (truncated, or frames that do not decode) raises
+PartialInputError once its last readable frame has been yielded, naming the file and the count read."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import cast
 
 import cv2
 
-from edge.errors import InputError
+from edge.errors import InputError, PartialInputError
 from edge.types import Frame, Image
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ def probe(path: str) -> MediaInfo:
     if not p.is_file():
         raise InputError(f"{path}: not a file")
     if is_image_path(path):
+        if cv2.imread(path, cv2.IMREAD_COLOR) is None:  # decoded once here, so nothing is written for it
+            raise InputError(f"{path}: cannot decode image (corrupt or unsupported format)")
         return MediaInfo(path, True, 0.0, 1)
     capture = cv2.VideoCapture(path)
     try:
@@ -84,3 +88,5 @@ def read_frames(info: MediaInfo) -> Iterator[Frame]:
             raise InputError(f"{info.path}: cannot decode video (no frames)")
     finally:
         capture.release()
+    if 0 < index < info.frame_count:
+        raise PartialInputError(info.path, index, info.frame_count)

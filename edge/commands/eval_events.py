@@ -21,7 +21,7 @@ from tqdm import tqdm
 from edge.capture.media_file import IMAGE_SUFFIXES, MediaInfo, probe, read_frames
 from edge.commands.labels import Label, read_labels, word_label
 from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
-from edge.errors import InputError
+from edge.errors import InputError, PartialInputError
 from edge.pipeline import Pipeline
 from edge.publish.jsonl import JsonlWriter
 from edge.rules.engine import RulesEngine
@@ -95,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--out", metavar="FILE.jsonl", help="also write every message (as replay does)")
     p.add_argument("--per-file", action="store_true", help="print one line per file too")
+    p.add_argument(
+        "--accept-partial",
+        action="store_true",
+        help="score a clip that ends before the frame count its container states on the frames read (reported); "
+        "without it such a run exits 65",
+    )
     p.set_defaults(func=run)
 
 
@@ -131,14 +137,20 @@ def label_for(path: Path, given: dict[str, Label], beside: dict[Path, dict[str, 
     return word_label(folder.name)
 
 
-def frames_of(info: MediaInfo, hold_s: float, still_fps: float, video_hold_s: float) -> Iterator[Frame]:
-    """The file's frames; a still repeated for `hold_s`, a clip's last frame repeated for `video_hold_s`."""
+def frames_of(
+    info: MediaInfo, hold_s: float, still_fps: float, video_hold_s: float, partial: list[PartialInputError]
+) -> Iterator[Frame]:
+    """The file's frames; a still repeated for `hold_s`, a clip's last frame repeated for `video_hold_s`.
+    A video that ends early (truncated, undecodable frames) is appended to `partial`."""
     last: Frame | None = None
     fps = still_fps if info.is_still else info.fps
-    for frame in read_frames(info):
-        last = frame
-        if not info.is_still:
-            yield frame
+    try:
+        for frame in read_frames(info):
+            last = frame
+            if not info.is_still:
+                yield frame
+    except PartialInputError as short:
+        partial.append(short)
     if last is None:
         return
     repeats = round(hold_s * still_fps) if info.is_still else round(video_hold_s * fps)
@@ -167,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
     estimator = choice.estimator()
     pipeline = Pipeline(estimator, device="eval", rules=RulesEngine(config))
     results: list[FileResult] = []
+    partial: list[PartialInputError] = []
     out = JsonlWriter(args.out) if args.out else None
     try:
         for (path, label), info in tqdm(
@@ -174,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         ):
             result = FileResult(str(path), subset_name(path), label)
             pipeline.reset()
-            for frame in frames_of(info, hold, args.still_fps, args.video_hold):
+            for frame in frames_of(info, hold, args.still_fps, args.video_hold, partial):
                 messages = pipeline.process(frame).messages
                 result.frames += 1
                 result.starts += [
@@ -187,9 +200,18 @@ def run(args: argparse.Namespace) -> int:
                 if out is not None:
                     out.write(m)
             results.append(result)
-    finally:
+        if partial and not args.accept_partial:
+            for problem in partial[:-1]:
+                print(f"edge-pose: {problem}", file=sys.stderr)
+            raise partial[-1]  # no table from clips that were not read whole (--accept-partial: scored)
+    except BaseException:
         if out is not None:
-            out.close()
+            out.discard()
+        raise
+    if out is not None:
+        out.close()
+    for problem in partial:
+        print(f"edge-pose: warning: {problem} (scored on the frames read, --accept-partial)", file=sys.stderr)
     print(report(results, args.tolerance, args.per_file, hold, args.still_fps, args.video_hold, choice.model))
     return 0
 

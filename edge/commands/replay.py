@@ -13,7 +13,7 @@ from tqdm import tqdm
 from edge.annotate import Annotator
 from edge.capture.media_file import MediaInfo, probe, read_frames
 from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
-from edge.errors import InputError
+from edge.errors import InputError, PartialInputError
 from edge.pipeline import Pipeline
 from edge.publish.jsonl import JsonlWriter
 from edge.publish.messages import DEFAULT_TOPIC_PREFIX
@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"topic prefix (default: the config's mqtt.topic_prefix, else {DEFAULT_TOPIC_PREFIX})",
     )
     p.add_argument("--no-rules", action="store_true", help="pose messages only, no safety events")
+    p.add_argument(
+        "--accept-partial",
+        action="store_true",
+        help="keep the frames of a video that ends before the frame count its container states (truncated, "
+        "frames that do not decode): reported, exit 0; without it such a run exits 65 and writes no output",
+    )
     p.set_defaults(func=run)
 
 
@@ -68,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     frames = people = 0
     started: Counter[str] = Counter()  # event starts per type, for the summary line
     annotator = Annotator(args.annotate) if args.annotate else None
-    with JsonlWriter(args.out) as out:
+    partial: list[PartialInputError] = []
+    out = JsonlWriter(args.out)
+    try:
         for info in infos:
             pipeline.reset()
             bar = tqdm(
@@ -79,26 +87,43 @@ def run(args: argparse.Namespace) -> int:
                 leave=False,
                 file=sys.stderr,
             )
-            for frame in read_frames(info):
-                result = pipeline.process(frame)
-                for message in result.messages:
-                    out.write(message)
-                    if message.kind == "event" and message.payload["state"] == "start":
-                        started[message.payload["type"]] += 1
-                frames += 1
-                people += len(result.poses)
-                if annotator is not None:
-                    region = estimator.last_region
-                    if info.is_still:
-                        annotator.still(frame, result.poses, region)
-                    else:
-                        annotator.video_frame(frame, result.poses, region, info.fps)
-                bar.update()
+            try:
+                for frame in read_frames(info):
+                    result = pipeline.process(frame)
+                    for message in result.messages:
+                        out.write(message)
+                        if message.kind == "event" and message.payload["state"] == "start":
+                            started[message.payload["type"]] += 1
+                    frames += 1
+                    people += len(result.poses)
+                    if annotator is not None:
+                        region = estimator.last_region
+                        if info.is_still:
+                            annotator.still(frame, result.poses, region)
+                        else:
+                            annotator.video_frame(frame, result.poses, region, info.fps)
+                    bar.update()
+            except PartialInputError as short:
+                partial.append(short)
             for message in pipeline.finish():
                 out.write(message)
             bar.close()
         if annotator is not None:
             annotator.close()
+        if partial and not args.accept_partial:
+            for problem in partial[:-1]:
+                print(f"edge-pose: {problem}", file=sys.stderr)
+            print(f"edge-pose: nothing written to {args.out} (--accept-partial keeps what could be read)",
+                  file=sys.stderr)  # fmt: skip
+            raise partial[-1]
+        for problem in partial:
+            print(f"edge-pose: warning: {problem} (kept, --accept-partial)", file=sys.stderr)
+    except BaseException:
+        out.discard()
+        if annotator is not None:
+            annotator.discard()
+        raise
+    out.close()
     print(
         f"edge-pose replay: {frames} frames from {len(infos)} inputs, {people} poses, "
         f"{estimator.stats.invalid_outputs} invalid model outputs dropped; "

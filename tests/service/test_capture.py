@@ -254,3 +254,19 @@ def test_picamera2_missing_is_a_config_error_exit_78(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"edge-pose: {path}: camera.source: picamera2 is not importable")
     assert "python3-picamera2" in last and "Traceback" not in result.stderr
+
+
+def test_a_truncated_file_source_says_how_many_frames_it_read(
+    tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = (data_dir / "fall_video_care_home/video_3.mp4").read_bytes()
+    clip = tmp_path / "truncated.mp4"
+    clip.write_bytes(data[: len(data) // 2])
+    source = FileSource(str(clip), loop=False, realtime=False)
+    source.open()
+    frames = 0
+    while source.read() is not None:
+        frames += 1
+    source.close()
+    assert source.finished and 0 < frames < 123
+    assert f"{clip}: truncated or partly undecodable: read {frames} of the 123 frames" in caplog.text

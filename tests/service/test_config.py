@@ -218,3 +218,16 @@ def test_check_config_show_prints_the_effective_config(
     assert shown["mqtt"]["port"] == 8883 and shown["mqtt"]["keepalive_s"] == 30  # defaults filled in
     assert AppConfig.model_validate(shown) == AppConfig.model_validate(mutate("mqtt.port", 8883))
     assert f"{path}: OK (device cam-test" in captured.err
+
+
+def test_check_config_show_masks_the_camera_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(
+        tmp_path / "c.yaml", mutate("camera.source", "rtsp://op:s3cret@cam.local:554/stream1")
+    )
+    assert main(["check-config", "--show", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "s3cret" not in captured.out + captured.err
+    assert yaml.safe_load(captured.out)["camera"]["source"] == "rtsp://op:***@cam.local:554/stream1"
+    assert "camera rtsp://op:***@cam.local:554/stream1" in captured.err
