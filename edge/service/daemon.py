@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 FRAME_WAIT_S = 0.2  # the main loop wakes at least this often (signals, status, health)
 CAPTURE_STOP_S = 1.0  # of the 5 s stop budget: capture thread join
 PUBLISH_CLOSE_S = 3.0  # of the 5 s stop budget: flush + `stopped` + disconnect
+FILE_WAIT_FOR_BROKER_S = 30.0  # a non-realtime file waits this long for the broker before it plays
 
 
 class TimedEstimator:
@@ -257,6 +258,22 @@ class Daemon:
         except ConfigError as exc:
             raise ConfigError(f"{self.loaded.path}: {exc}") from None
 
+    def _wait_for_broker_before_a_file(self) -> None:
+        """A `file:` source with `realtime: false` is played as fast as the model goes, once, to give
+        the same messages as replay; pose messages are live data, dropped while the broker is not
+        connected, so such a file starts only once the broker is (up to FILE_WAIT_FOR_BROKER_S)."""
+        c = self.config.camera
+        publisher = self.publisher
+        if c.uri.kind != "file" or c.realtime or not isinstance(publisher, MqttPublisher):
+            return
+        deadline = time.monotonic() + FILE_WAIT_FOR_BROKER_S
+        logger.info("realtime: false: waiting for the broker before playing %s", c.uri.target)
+        while not publisher.connected and not self.stop_event.is_set():
+            if time.monotonic() >= deadline:
+                logger.warning("no broker after %.0f s: playing the file anyway", FILE_WAIT_FOR_BROKER_S)
+                return
+            self.stop_event.wait(FRAME_WAIT_S)
+
     def _end_interrupted_events(self) -> None:
         """End the events a previous run left open (killed, crashed, power cut), with details.reason
         "restart", before anything else is published: the event stream and the alarm topics (all OFF
@@ -312,6 +329,7 @@ class Daemon:
         if self.stop_event.is_set():
             return self._shutdown(estimator)
         self.publisher.start()
+        self._wait_for_broker_before_a_file()
         self.camera.start()
         logger.info("capturing from %s", self.camera.source_name)
         watchdog: Watchdog | None = None

@@ -166,3 +166,52 @@ def test_person_down_event_reaches_the_broker_and_ends_on_sigterm(
     order = [m.topic.rsplit("/", 1)[1] + ":" + m.payload.decode()[:20] for m in messages]
     end_at = next(i for i, m in enumerate(messages) if m.topic.endswith("/event") and b'"end"' in m.payload)
     assert end_at < order.index("status:stopped")
+
+
+def test_the_daemon_publishes_exactly_what_replay_writes_for_the_same_clip(
+    tmp_path: Path, mosquitto: Mosquitto, data_dir: Path
+) -> None:
+    """What ships is what was measured: `edge-pose run` on a `file:` source (realtime: false, loop: false)
+    against a real broker publishes every pose and event message that `edge-pose replay --config` writes
+    for the same clip, equal field by field (event ids, random per run, mapped one to one). The clip is a
+    real URFD fall (110 frames) on which the rules raise a fall."""
+    clip = data_dir / "fall_clips" / "urfd_fall-02-cam0_rgb.mp4"
+    device = f"cam-{uuid.uuid4().hex[:8]}"
+    config = mqtt_config(mosquitto, device, tmp_path, f"file:{clip}", loop=False, realtime=False)
+    config["mqtt"].update(
+        pose_max_rate_hz=None, pose_qos=1, stats_interval_s=3600.0
+    )  # every frame, none lost
+    path = write_config(tmp_path / "c.yaml", config)
+    sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
+    run = subprocess.run(
+        [str(EDGE_POSE), "run", "--config", str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]  # a non-looping file ends the run
+    published = sub.wait_for(lambda ms: payloads(ms, "status")[-1:] == ["stopped"], timeout=30)
+    out = tmp_path / "replay.jsonl"
+    replay = subprocess.run(
+        [str(EDGE_POSE), "replay", str(clip), "--config", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+
+    def by_kind(pairs: list[tuple[str, Any]], kind: str) -> list[Any]:
+        return [p for t, p in pairs if t == f"edge-pose/{device}/{kind}"]
+
+    daemon_msgs = [
+        (m.topic, json.loads(m.payload)) for m in published if m.topic.endswith(("/pose", "/event"))
+    ]
+    replay_msgs = [(m["topic"], m["payload"]) for m in written]
+    poses, replay_poses = by_kind(daemon_msgs, "pose"), by_kind(replay_msgs, "pose")
+    assert len(poses) == len(replay_poses) == 110
+    assert poses == replay_poses
+    events, replay_events = by_kind(daemon_msgs, "event"), by_kind(replay_msgs, "event")
+    ids = {e["id"]: r["id"] for e, r in zip(events, replay_events, strict=False)}
+    assert len(events) == len(replay_events) >= 2 and {e["type"] for e in events} >= {"fall"}
+    assert [{**e, "id": ids[e["id"]]} for e in events] == replay_events
+    assert len(set(ids.values())) == len(ids)  # one to one
+    print(f"\n[daemon = replay] {len(poses)} pose and {len(events)} event messages equal "
+          f"({', '.join(e['type'] + ':' + e['state'] for e in events)})")  # fmt: skip
