@@ -6,7 +6,6 @@ from __future__ import annotations
 EX_USAGE = 64
 EX_DATAERR = 65
 EX_NOINPUT = 66
-EX_SOFTWARE = 70
 EX_CONFIG = 78
 
 

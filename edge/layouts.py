@@ -89,8 +89,6 @@ COCO17_EDGES: Final[tuple[tuple[int, int], ...]] = tuple(
     )
 )
 
-LAYOUTS: Final[dict[str, tuple[str, ...]]] = {"coco17": COCO17, "blazepose33": BLAZEPOSE33}
-
 
 def to_coco17(layout: str) -> tuple[int, ...]:
     """Indices that pick the COCO-17 keypoints out of a pose in `layout` (identity for coco17)."""

@@ -1,5 +1,6 @@
-"""The per-frame pipeline shared by replay, the daemon and the benchmark:
-frame → poses (estimate, track, filter) → messages. Data flows one way; each stage owns its state."""
+"""The per-frame pipeline shared by replay, eval-events, the daemon and the benchmark:
+frame → poses (the estimator crops, tracks and filters: edge/pose/ calls edge/track/ and edge/filters/)
+→ events (edge/rules/) → messages. Data flows one way; each stage owns its state."""
 
 from __future__ import annotations
 

@@ -282,12 +282,6 @@ class Mosquitto:
             self.proc.terminate()
             self.proc.wait(timeout=10)
 
-    def restart(self, down_s: float = 0.0) -> None:
-        """SIGKILL, stay down for `down_s`, start again on the same port."""
-        self.kill()
-        time.sleep(down_s)
-        self.start()
-
     # --- clients --------------------------------------------------------------------------------
 
     def subscribe_collect(
@@ -307,7 +301,3 @@ class Mosquitto:
     def tls_context(self) -> ssl.SSLContext:
         """A client SSLContext trusting this broker's CA."""
         return ssl.create_default_context(cafile=str(self.ca_file))
-
-    def log_text(self) -> str:
-        """The broker's log so far."""
-        return self.log.read_text(errors="replace") if self.log.exists() else ""

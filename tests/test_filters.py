@@ -13,7 +13,6 @@ values = st.lists(st.floats(-10.0, 10.0, allow_nan=False), min_size=2, max_size=
 steps = st.lists(st.floats(1e-3, 0.5), min_size=60, max_size=60)
 params = st.builds(
     OneEuroParams,
-    frequency=st.floats(1.0, 60.0),
     min_cutoff=st.floats(0.01, 10.0),
     beta=st.floats(0.0, 500.0),
     derivative_cutoff=st.floats(0.1, 10.0),

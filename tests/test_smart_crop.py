@@ -10,7 +10,6 @@ from edge.layouts import COCO17_INDEX
 from edge.pose.crop_resize import crop_resize_into
 from edge.pose.smart_crop import (
     CropRegion,
-    centre_square_region,
     crop_to_frame,
     crop_to_input_matrix,
     determine_crop_region,
@@ -48,14 +47,6 @@ def test_padded_square_contains_frame_and_is_square(h: int, w: int) -> None:
     pw, ph = square_in_pixels(r, h, w)
     assert pw == pytest.approx(ph) == pytest.approx(max(h, w))
     assert (r.x_min + r.x_max) / 2 == pytest.approx(0.5) and (r.y_min + r.y_max) / 2 == pytest.approx(0.5)
-
-
-@pytest.mark.parametrize(("h", "w"), [(480, 640), (640, 480)])
-def test_centre_square_is_inside_frame(h: int, w: int) -> None:
-    r = centre_square_region(h, w)
-    assert 0 <= r.x_min < r.x_max <= 1 and 0 <= r.y_min < r.y_max <= 1
-    pw, ph = square_in_pixels(r, h, w)
-    assert pw == pytest.approx(ph) == pytest.approx(min(h, w))
 
 
 def test_torso_visible_needs_a_hip_and_a_shoulder() -> None:

@@ -23,7 +23,6 @@ class OneEuroParams:
     min_cutoff: float  # Hz, cut-off at rest: lower = smoother, more lag
     beta: float  # cut-off increase per unit of speed (value units per second): less lag when moving
     derivative_cutoff: float  # Hz, smoothing of the speed estimate
-    frequency: float = 30.0  # Hz, initial guess until two timestamps are seen (not a tuned constant)
 
 
 def _alpha(cutoff: float, frequency: float) -> float:
@@ -45,7 +44,6 @@ class OneEuroFilter:
 
     def reset(self) -> None:
         """Forget all history: the next value passes through unchanged."""
-        self._frequency = self.params.frequency
         self._last_t: float | None = None
         self._shape: tuple[int, ...] | None = None
         self._raw: list[float] = []  # last raw input, for the speed estimate
@@ -62,7 +60,7 @@ class OneEuroFilter:
             self._shape, self._raw, self._x, self._dx = x.shape, raw, list(raw), [0.0] * len(raw)
             self._last_t = t
             return x.copy()
-        frequency = self._frequency = 1.0 / (t - self._last_t)
+        frequency = 1.0 / (t - self._last_t)  # re-estimated from every timestamp delta
         self._last_t = t
         p = self.params
         alpha_dx = _alpha(p.derivative_cutoff, frequency)

@@ -30,10 +30,6 @@ class RotatedRoi:
     size: float
     rotation: float
 
-    def as_array(self) -> NDArray[np.float64]:
-        """(cx, cy, size, rotation)."""
-        return np.array([self.cx, self.cy, self.size, self.rotation], dtype=np.float64)
-
     def bounding_region(self, width: int, height: int) -> CropRegion:
         """The axis-aligned box around the square, frame-normalised (for drawing)."""
         corners = roi_to_frame_px(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), self)

@@ -58,16 +58,6 @@ def padded_square_region(height: int, width: int) -> CropRegion:
     return CropRegion(-pad, 0.0, 1.0 + pad, 1.0)
 
 
-def centre_square_region(height: int, width: int) -> CropRegion:
-    """A square of the short side at the frame centre (tfjs's first-frame guess: more resolution for
-    the person in the middle, but blind to the edges of a wide frame)."""
-    if width > height:
-        margin = (width - height) / 2 / width
-        return CropRegion(margin, 0.0, 1.0 - margin, 1.0)
-    margin = (height - width) / 2 / height
-    return CropRegion(0.0, margin, 1.0, 1.0 - margin)
-
-
 def torso_visible(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> bool:
     """True when at least one hip and one shoulder score above `min_score`."""
     scores = keypoints[:, 2].tolist()

@@ -32,10 +32,6 @@ class JsonlWriter:
         except OSError as exc:
             raise EdgeError(f"{path}: cannot write: {exc.strerror}") from None
 
-    def publish(self, message: Message) -> None:
-        """Append one message as a line (the Publisher interface)."""
-        self.write(message)
-
     def write(self, message: Message) -> None:
         """Append one message as a line."""
         self._fh.write(json.dumps({"topic": message.topic, "payload": message.payload}, allow_nan=False))

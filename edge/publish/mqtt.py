@@ -194,7 +194,7 @@ def _describe_connect_error(exc: BaseException | None, host: str = "") -> str:
 
 
 class MqttPublisher:
-    """Publishes edge-pose messages to one broker (implements edge.publish.publisher.Publisher).
+    """Publishes edge-pose messages to one broker.
 
     `publish` never waits for the network: events are committed to the outbox (one small SQLite
     insert) and sent QoS 1 by the outbox thread; poses are rate-limited and sent QoS `pose_qos`;
@@ -240,7 +240,7 @@ class MqttPublisher:
         self._client = self._make_client()
         self._sender = threading.Thread(target=self._send_outbox, name="mqtt-outbox", daemon=True)
 
-    # --- the Publisher interface -------------------------------------------------------------
+    # --- what the daemon calls ------------------------------------------------------------------
 
     def start(self) -> None:
         """Start connecting in the background (returns at once; retries with back-off forever)."""

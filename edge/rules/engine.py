@@ -69,11 +69,6 @@ class RulesEngine:
         self._last_ts: float | None = None
         self._last_frame = 0
 
-    @property
-    def track_ids(self) -> list[int]:
-        """Tracks whose state is held."""
-        return sorted(self._tracks)
-
     def _new_track(self, track_id: int, ts: float) -> _Track:
         c = self.config
         rules: list[tuple[ZoneFilter, TrackRule]] = []

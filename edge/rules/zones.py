@@ -30,7 +30,3 @@ class ZoneFilter:
         if self.include and not any(inside(z.points, point) for z in self.include):
             return False
         return not any(inside(z.points, point) for z in self.exclude)
-
-    def names(self, point: Point) -> list[str]:
-        """Names of the include zones containing `point` (for event details)."""
-        return [z.name for z in self.include if inside(z.points, point)]

@@ -1,7 +1,7 @@
 """The daemon (`edge-pose run`): one process, three kinds of thread.
 
     capture thread ──(one-slot latest frame)──▶ main loop ──▶ publisher (paho's network thread)
-                                                 estimate → track → filter → rules → messages
+                                     estimate (the estimator tracks, filters) → rules → messages
 
 The main loop also tells systemd how it is doing: READY=1 once the model is loaded and the first
 frame processed, STATUS= with fps/camera/broker state, and (through the watchdog thread) WATCHDOG=1
@@ -14,7 +14,7 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 
 from edge import __version__
@@ -87,19 +87,16 @@ class TimedEstimator:
 
 @dataclass
 class NullPublisher:
-    """Stands in for MQTT when `mqtt.enabled: false` (a dry run): counts and drops."""
+    """Stands in for MQTT when `mqtt.enabled: false` (a dry run): drops every message."""
 
-    published: int = 0
     connected: bool = False
     outbox_depth: int = 0
-    counters: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> None:
         """Nothing to connect."""
 
     def publish(self, message: Message) -> None:
-        """Count the message."""
-        self.published += 1
+        """Drop the message."""
 
     def close(self, timeout_s: float = 0.0) -> None:
         """Nothing to flush."""

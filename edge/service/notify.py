@@ -43,7 +43,6 @@ class Notifier:
         name = socket_name if socket_name is not None else os.environ.get(NOTIFY_SOCKET_ENV, "")
         self.socket_name = name or None
         self._socket: socket.socket | None = None
-        self.sent = 0
         self.failed = 0
         self._failing = False
         if self.socket_name:
@@ -80,7 +79,6 @@ class Notifier:
         if self._failing:
             self._failing = False
             logger.warning("sd_notify to %s works again after %d failed sends", self.socket_name, self.failed)
-        self.sent += 1
         return True
 
     def ready(self, status: str) -> bool:

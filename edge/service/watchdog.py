@@ -23,8 +23,6 @@ class Watchdog:
         self.notifier = notifier
         self.period_s = interval_s / 2  # sd_watchdog_enabled(3): ping at half the interval
         self.healthy = healthy
-        self.pings = 0
-        self.missed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
         self._unhealthy_logged = False
@@ -46,9 +44,7 @@ class Watchdog:
                     logger.warning("healthy again (%s): feeding the watchdog", reason)
                     self._unhealthy_logged = False
                 self.notifier.watchdog()
-                self.pings += 1
             else:
-                self.missed += 1
                 if not self._unhealthy_logged:
                     logger.error("not healthy (%s): no watchdog ping; systemd will restart us", reason)
                     self._unhealthy_logged = True
