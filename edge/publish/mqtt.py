@@ -46,6 +46,7 @@ from edge.publish.ha_discovery import discovery_messages, removal_messages
 from edge.publish.messages import Message, topic
 from edge.publish.outbox import Outbox
 from edge.publish.pose_gate import PoseGate
+from edge.publish.settings import MqttConfig, OutboxConfig
 
 logger = logging.getLogger(__name__)
 
@@ -80,30 +81,16 @@ class TlsSettings:
 
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
-    """Everything the publisher needs; the daemon builds it from the `mqtt:` and `outbox:` config
-    sections (credentials already read from their files)."""
+    """What the publisher runs with: the config's `mqtt:` and `outbox:` sections (whose defaults are the
+    only defaults, edge/publish/settings.py), the device id, and the secrets already read from their
+    files (the user name and password, the TLS files resolved in the credentials directory)."""
 
-    host: str = "localhost"
-    port: int = 1883
-    device: str = "camera"
-    topic_prefix: str = "edge-pose"
-    client_id: str | None = None  # default "edge-pose-<device>"
-    protocol: str = "5"  # "5" | "3.1.1"
-    keepalive_s: int = 30
+    device: str
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
     username: str | None = None
     password: str | None = None
     tls: TlsSettings | None = None
-    pose_qos: int = 0
-    pose_max_rate_hz: float | None = 5.0
-    pose_only_changes: bool = False
-    stats_interval_s: float = 30.0
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 60.0
-    outbox_path: Path = Path("/var/lib/edge-pose/outbox.sqlite")
-    outbox_max_events: int = 10000
-    outbox_max_age_s: float = 7 * 86400
-    ha_discovery: bool = False
-    ha_prefix: str = "homeassistant"
 
 
 @dataclass(slots=True)
@@ -204,24 +191,19 @@ class MqttPublisher:
     def __init__(self, settings: MqttSettings, healthy: Callable[[], bool] | None = None) -> None:
         """`healthy`: asked before each refresh of `online` (the daemon passes its watchdog check), so a
         process that is connected but no longer working lets its status expire."""
-        if settings.protocol not in ("5", "3.1.1"):
-            raise ConfigError(f"mqtt.protocol: {settings.protocol!r} is not one of '5', '3.1.1'")
         if not settings.device or any(c in settings.device for c in "+#/\0"):
             raise ConfigError(f"device.id: {settings.device!r} cannot be an MQTT topic level")
-        prefix = settings.topic_prefix
-        if not prefix or prefix.strip("/") != prefix or any(c in prefix for c in "+#\0"):
-            raise ConfigError(f"mqtt.topic_prefix: {prefix!r} cannot start MQTT topics")
         self.settings = settings
-        self.client_id = settings.client_id or f"edge-pose-{settings.device}"
-        self.status_topic = topic(settings.topic_prefix, settings.device, "status")
-        self.ha_status_topic = f"{settings.ha_prefix}/status"
+        self.client_id = settings.mqtt.client_id or f"edge-pose-{settings.device}"
+        self.status_topic = topic(settings.mqtt.topic_prefix, settings.device, "status")
+        self.ha_status_topic = f"{settings.mqtt.ha_prefix}/status"
         self.reconnect_times_s: list[float] = []  # how long each outage lasted, for the logs and tests
-        self.status_expiry_s = math.ceil(STATUS_EXPIRY_KEEPALIVES * settings.keepalive_s)
-        self.status_refresh_s = STATUS_REFRESH_KEEPALIVES * settings.keepalive_s
+        self.status_expiry_s = math.ceil(STATUS_EXPIRY_KEEPALIVES * settings.mqtt.keepalive_s)
+        self.status_refresh_s = STATUS_REFRESH_KEEPALIVES * settings.mqtt.keepalive_s
         self._healthy = healthy
         self._refresh_skipped = False
-        self._outbox = Outbox(settings.outbox_path, settings.outbox_max_events, settings.outbox_max_age_s)
-        self._gate = PoseGate(settings.pose_max_rate_hz, settings.pose_only_changes)
+        self._outbox = Outbox(settings.outbox.path, settings.outbox.max_events, settings.outbox.max_age_s)
+        self._gate = PoseGate(settings.mqtt.pose_max_rate_hz, settings.mqtt.pose_only_changes)
         self._alarms = AlarmState()
         self._alarm_lock = threading.Lock()
         self._counters = _Counters()
@@ -253,13 +235,19 @@ class MqttPublisher:
             logger.info("outbox %s: %d event(s) wait to be sent", self._outbox.path, depth)
         self._sender.start()
         s = self.settings
-        logger.info("MQTT connecting to %s:%d as %s (MQTT %s)", s.host, s.port, self.client_id, s.protocol)
-        if s.protocol != "5":
+        logger.info(
+            "MQTT connecting to %s:%d as %s (MQTT %s)",
+            s.mqtt.host,
+            s.mqtt.port,
+            self.client_id,
+            s.mqtt.protocol,
+        )
+        if s.mqtt.protocol != "5":
             logger.warning(
                 "MQTT 3.1.1 has no message expiry: if this camera dies while the broker is down, its retained "
                 "`online` outlives it until it comes back (MQTT 5 lets it expire; docs/mqtt.md)"
             )
-        self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive_s)
         self._client.loop_start()
 
     def publish(self, message: Message) -> None:
@@ -299,7 +287,7 @@ class MqttPublisher:
         elif message.kind == "pose":
             if not self._gate.admit(message.payload):
                 return
-            self._send_now(message.topic, payload, self.settings.pose_qos, message.retain)
+            self._send_now(message.topic, payload, self.settings.mqtt.pose_qos, message.retain)
         else:
             self._send_now(message.topic, payload, message.qos, message.retain)
 
@@ -364,7 +352,7 @@ class MqttPublisher:
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
-        protocol = mqtt.MQTTv5 if s.protocol == "5" else mqtt.MQTTv311
+        protocol = mqtt.MQTTv5 if s.mqtt.protocol == "5" else mqtt.MQTTv311
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol)
         client.will_set(self.status_topic, STATUS_OFFLINE, qos=STATUS_QOS, retain=True)
         if s.username is not None:
@@ -374,7 +362,7 @@ class MqttPublisher:
             if s.tls.insecure:
                 client.tls_insecure_set(True)
         client.reconnect_delay_set(
-            min_delay=max(1, round(s.reconnect_min_s)), max_delay=round(s.reconnect_max_s)
+            min_delay=max(1, round(s.mqtt.reconnect_min_s)), max_delay=round(s.mqtt.reconnect_max_s)
         )
         client.max_queued_messages_set(0)  # unbounded: only live sends; events wait in the outbox
         client.on_connect = self._on_connect
@@ -407,25 +395,28 @@ class MqttPublisher:
             outage = now - self._down_since
             self.reconnect_times_s.append(outage)
             logger.warning(
-                "MQTT reconnected to %s:%d after %.1f s", self.settings.host, self.settings.port, outage
+                "MQTT reconnected to %s:%d after %.1f s",
+                self.settings.mqtt.host,
+                self.settings.mqtt.port,
+                outage,
             )
         else:
-            logger.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+            logger.info("MQTT connected to %s:%d", self.settings.mqtt.host, self.settings.mqtt.port)
         self._down_since = None
         self._failures = 0
         self._counters.add("connects")
         self._publish_availability()
-        if self.settings.ha_discovery:
+        if self.settings.mqtt.ha_discovery:
             client.subscribe(self.ha_status_topic, qos=1)
             self._publish_discovery()
         else:
-            for message in removal_messages(self.settings.ha_prefix, self.settings.device):
+            for message in removal_messages(self.settings.mqtt.ha_prefix, self.settings.device):
                 client.publish(message.topic, "", qos=message.qos, retain=True)
         self._wake.set()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho calls this from inside its `except OSError` block: the exception is the current one.
-        self._note_failure(_describe_connect_error(sys.exc_info()[1], self.settings.host))
+        self._note_failure(_describe_connect_error(sys.exc_info()[1], self.settings.mqtt.host))
 
     def _note_failure(self, reason: str) -> None:
         """One log line per failed attempt (paho retries with doubling waits up to reconnect_max_s)."""
@@ -434,11 +425,11 @@ class MqttPublisher:
         s = self.settings
         logger.warning(
             "MQTT %s:%d: %s; attempt %d failed, retrying with back-off (up to %.0f s)",
-            s.host,
-            s.port,
+            s.mqtt.host,
+            s.mqtt.port,
             reason,
             self._failures,
-            s.reconnect_max_s,
+            s.mqtt.reconnect_max_s,
         )
 
     def _on_disconnect(
@@ -452,14 +443,14 @@ class MqttPublisher:
         was_connected = self._connected.is_set()
         self._connected.clear()
         if self._closing:
-            logger.info("MQTT disconnected from %s:%d", self.settings.host, self.settings.port)
+            logger.info("MQTT disconnected from %s:%d", self.settings.mqtt.host, self.settings.mqtt.port)
             return
         if was_connected:
             self._down_since = time.monotonic()
             logger.warning(
                 "MQTT connection to %s:%d lost (%s); events wait in the outbox, reconnecting",
-                self.settings.host,
-                self.settings.port,
+                self.settings.mqtt.host,
+                self.settings.mqtt.port,
                 reason,
             )
 
@@ -473,7 +464,7 @@ class MqttPublisher:
         if (
             message.topic == self.ha_status_topic
             and message.payload == b"online"
-            and self.settings.ha_discovery
+            and self.settings.mqtt.ha_discovery
         ):
             logger.info("Home Assistant came online: re-publishing discovery")
             self._publish_discovery()
@@ -481,7 +472,7 @@ class MqttPublisher:
     def _expiry(self) -> Properties | None:
         """PUBLISH properties that make a retained message expire 1.5 keepalives after it was sent
         (MQTT 5; None for MQTT 3.1.1, which has no message expiry)."""
-        if self.settings.protocol != "5":
+        if self.settings.mqtt.protocol != "5":
             return None
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.MessageExpiryInterval = self.status_expiry_s
@@ -518,14 +509,14 @@ class MqttPublisher:
     def _publish_discovery(self) -> None:
         s = self.settings
         for message in discovery_messages(
-            s.ha_prefix, s.topic_prefix, s.device, __version__, expire_after_s=self.status_expiry_s
+            s.mqtt.ha_prefix, s.mqtt.topic_prefix, s.device, __version__, expire_after_s=self.status_expiry_s
         ):
             self._client.publish(
                 message.topic, encode_payload(message), qos=message.qos, retain=message.retain
             )
 
     def _alarm_topic(self, kind: str) -> str:
-        return topic(self.settings.topic_prefix, self.settings.device, f"alarm/{kind}")
+        return topic(self.settings.mqtt.topic_prefix, self.settings.device, f"alarm/{kind}")
 
     def _send_now(
         self, topic_name: str, payload: str, qos: int, retain: bool, expiring: bool = False

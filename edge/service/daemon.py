@@ -103,32 +103,15 @@ class NullPublisher:
 
 
 def mqtt_settings(loaded: LoadedConfig) -> MqttSettings:
-    """The publisher's settings from the `mqtt:` and `outbox:` sections and the secrets read."""
+    """The publisher's settings: the `mqtt:` and `outbox:` sections as they are, and the secrets read."""
     config, secrets = loaded.config, loaded.secrets
-    m = config.mqtt
-    tls = tls_settings(config, secrets)
     return MqttSettings(
-        host=m.host,
-        port=m.port,
         device=config.device.id,
-        topic_prefix=m.topic_prefix,
-        client_id=m.client_id,
-        protocol=m.protocol,
-        keepalive_s=m.keepalive_s,
+        mqtt=config.mqtt,
+        outbox=config.outbox,
         username=secrets.mqtt_username,
         password=secrets.mqtt_password,
-        tls=tls,
-        pose_qos=m.pose_qos,
-        pose_max_rate_hz=m.pose_max_rate_hz,
-        pose_only_changes=m.pose_only_changes,
-        stats_interval_s=m.stats_interval_s,
-        reconnect_min_s=m.reconnect_min_s,
-        reconnect_max_s=m.reconnect_max_s,
-        outbox_path=config.outbox.path,
-        outbox_max_events=config.outbox.max_events,
-        outbox_max_age_s=config.outbox.max_age_s,
-        ha_discovery=m.ha_discovery,
-        ha_prefix=m.ha_prefix,
+        tls=tls_settings(config, secrets),
     )
 
 

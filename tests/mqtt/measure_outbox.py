@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mosquitto import Mosquitto
-from mqtt_helpers import event
+from mqtt_helpers import event, publisher_settings
 
-from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.mqtt import MqttPublisher
 from edge.publish.outbox import Outbox
 
 
@@ -63,9 +63,7 @@ def main() -> None:
     broker = Mosquitto(work / "broker")
     broker.start()
     try:
-        pub = MqttPublisher(
-            MqttSettings(host=broker.host, port=broker.port, outbox_path=work / "live.sqlite")
-        )
+        pub = MqttPublisher(publisher_settings("cam1", broker.host, broker.port, work / "live.sqlite"))
         pub.start()
         while not pub.connected:
             time.sleep(0.01)

@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 
 from edge.publish.messages import Message, topic
+from edge.publish.mqtt import MqttSettings, TlsSettings
+from edge.publish.settings import MqttConfig, OutboxConfig
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "edge" / "schemas"
 
@@ -77,3 +79,27 @@ class LogRecords(logging.Handler):
     def lines(self, contains: str = "") -> list[logging.LogRecord]:
         """Records whose message contains `contains`."""
         return [r for r in self.records if contains in r.getMessage()]
+
+
+def publisher_settings(
+    device: str,
+    host: str,
+    port: int,
+    outbox: Path,
+    username: str | None = None,
+    password: str | None = None,
+    tls: TlsSettings | None = None,
+    **mqtt: Any,
+) -> MqttSettings:
+    """MqttSettings as the daemon builds them: an `mqtt:` section (`host`, `port` and any other of its
+    keys in `mqtt`, validated as the config validates them), an `outbox:` section at `outbox` (its other
+    keys as `outbox_<key>`), secrets."""
+    box = {k.removeprefix("outbox_"): mqtt.pop(k) for k in list(mqtt) if k.startswith("outbox_")}
+    return MqttSettings(
+        device=device,
+        mqtt=MqttConfig(host=host, port=port, **mqtt),
+        outbox=OutboxConfig(path=outbox, **box),
+        username=username,
+        password=password,
+        tls=tls,
+    )

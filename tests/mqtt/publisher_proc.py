@@ -12,9 +12,9 @@ import threading
 import uuid
 from pathlib import Path
 
-from mqtt_helpers import event
+from mqtt_helpers import event, publisher_settings
 
-from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.mqtt import MqttPublisher
 
 
 def main() -> int:
@@ -26,11 +26,7 @@ def main() -> int:
         int(sys.argv[5]),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    pub = MqttPublisher(
-        MqttSettings(
-            host=host, port=port, device=device, outbox_path=outbox, reconnect_min_s=1, reconnect_max_s=2
-        )
-    )
+    pub = MqttPublisher(publisher_settings(device, host, port, outbox, reconnect_min_s=1, reconnect_max_s=2))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     pub.start()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto
-from mqtt_helpers import event
+from mqtt_helpers import event, publisher_settings
 
-from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.mqtt import MqttPublisher
 
 KILLS = 5
 # A broker killed right after acknowledging loses what it had not yet passed on or saved. How long that
@@ -33,13 +33,8 @@ def test_repeated_broker_crashes_lose_nothing_and_keep_order(broker: Mosquitto, 
     sub = broker.subscribe_collect("edge-pose/cam1/event", persistent=True, client_id="dashboard-flap")
     time.sleep(1.5)  # persistent session saved (autosave_interval 1)
     pub = MqttPublisher(
-        MqttSettings(
-            host=broker.host,
-            port=broker.port,
-            device="cam1",
-            outbox_path=tmp_path / "outbox.sqlite",
-            reconnect_min_s=1,
-            reconnect_max_s=1,
+        publisher_settings(
+            "cam1", broker.host, broker.port, tmp_path / "outbox.sqlite", reconnect_min_s=1, reconnect_max_s=1
         )
     )
     pub.start()

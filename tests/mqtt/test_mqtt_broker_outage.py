@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto
-from mqtt_helpers import event, validate
+from mqtt_helpers import event, publisher_settings, validate
 
-from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.mqtt import MqttPublisher
 
 OUTAGE_S = 30.0
 BEFORE_S = 3.0
@@ -30,13 +30,8 @@ def test_broker_killed_30s_every_event_arrives_in_order(broker: Mosquitto, tmp_p
     sub = broker.subscribe_collect("edge-pose/cam1/event", persistent=True, client_id="dashboard-outage")
     time.sleep(1.5)  # let the broker autosave the dashboard's persistent session (autosave_interval 1)
     pub = MqttPublisher(
-        MqttSettings(
-            host=broker.host,
-            port=broker.port,
-            device="cam1",
-            outbox_path=tmp_path / "outbox.sqlite",
-            reconnect_min_s=1,
-            reconnect_max_s=2,
+        publisher_settings(
+            "cam1", broker.host, broker.port, tmp_path / "outbox.sqlite", reconnect_min_s=1, reconnect_max_s=2
         )
     )
     pub.start()

@@ -14,25 +14,25 @@ import jsonschema
 import paho.mqtt.client as mqtt
 import pytest
 from mosquitto import Mosquitto, password_for
-from mqtt_helpers import load_schema, validate
+from mqtt_helpers import load_schema, publisher_settings, validate
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.publish.ha_discovery import discovery_messages
-from edge.publish.mqtt import MqttPublisher, MqttSettings, TlsSettings
+from edge.publish.mqtt import MqttPublisher, TlsSettings
 
 N_ENTITIES = 6  # fall, person_down, unsafe_posture, people, fps, inference_ms
 
 
 def publisher(broker: Mosquitto, tmp_path: Path, ha: bool) -> MqttPublisher:
     return MqttPublisher(
-        MqttSettings(
-            host="localhost",
-            port=broker.port,
-            device="dev2",
+        publisher_settings(
+            "dev2",
+            "localhost",
+            broker.port,
+            tmp_path / "dev2.sqlite",
             username="dev2",
             password=password_for("dev2"),
             tls=TlsSettings(ca_file=broker.ca_file),
-            outbox_path=tmp_path / "dev2.sqlite",
             ha_discovery=ha,
         )
     )

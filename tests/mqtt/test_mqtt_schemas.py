@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema
 import pytest
 from mosquitto import Mosquitto
-from mqtt_helpers import load_schema, validate
+from mqtt_helpers import load_schema, publisher_settings, validate
 
 from edge.publish.messages import Message, event_message
-from edge.publish.mqtt import MqttPublisher, MqttSettings
+from edge.publish.mqtt import MqttPublisher
 from edge.rules.event import Event, new_event_id
 
 EDGE_POSE = Path(sys.executable).parent / "edge-pose"
@@ -107,12 +107,8 @@ def test_messages_received_from_the_broker_match_the_schemas(
 ) -> None:
     sub = mosquitto.subscribe_collect("edge-pose/cam1/#")
     pub = MqttPublisher(
-        MqttSettings(
-            host=mosquitto.host,
-            port=mosquitto.port,
-            device="cam1",
-            pose_max_rate_hz=None,
-            outbox_path=tmp_path / "outbox.sqlite",
+        publisher_settings(
+            "cam1", mosquitto.host, mosquitto.port, tmp_path / "outbox.sqlite", pose_max_rate_hz=None
         )
     )
     pub.start()

@@ -10,14 +10,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from mosquitto import Mosquitto, password_for
-from mqtt_helpers import LogRecords, event
+from mqtt_helpers import LogRecords, event, publisher_settings
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.publish.mqtt import MqttPublisher, MqttSettings, TlsSettings
+from edge.publish.mqtt import MqttPublisher, TlsSettings
 
 
 @pytest.fixture
@@ -31,19 +32,18 @@ def publishers() -> Iterator[list[MqttPublisher]]:
 def device_publisher(
     broker: Mosquitto, tmp_path: Path, made: list[MqttPublisher], device: str = "dev1", **kw: object
 ) -> MqttPublisher:
-    settings: dict[str, object] = {
-        "host": "localhost",  # the server certificate names localhost and 127.0.0.1
-        "port": broker.port,
-        "device": device,
+    settings: dict[str, Any] = {
         "username": device,
         "password": password_for(device),
         "tls": TlsSettings(ca_file=broker.ca_file),
-        "outbox_path": tmp_path / f"{device}.sqlite",
         "reconnect_min_s": 1.0,
         "reconnect_max_s": 8.0,
     }
     settings.update(kw)
-    pub = MqttPublisher(MqttSettings(**settings))  # type: ignore[arg-type]
+    # "localhost": the server certificate names localhost and 127.0.0.1
+    pub = MqttPublisher(
+        publisher_settings(device, "localhost", broker.port, tmp_path / f"{device}.sqlite", **settings)
+    )
     made.append(pub)
     return pub
 
