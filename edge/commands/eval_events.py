@@ -138,10 +138,14 @@ def label_for(path: Path, given: dict[str, Label], beside: dict[Path, dict[str, 
 
 
 def frames_of(
-    info: MediaInfo, hold_s: float, still_fps: float, video_hold_s: float, partial: list[PartialInputError]
+    info: MediaInfo,
+    hold_s: float,
+    still_fps: float,
+    video_hold_s: float,
+    partial: list[PartialInputError] | None = None,
 ) -> Iterator[Frame]:
     """The file's frames; a still repeated for `hold_s`, a clip's last frame repeated for `video_hold_s`.
-    A video that ends early (truncated, undecodable frames) is appended to `partial`."""
+    A video that ends early (truncated, undecodable frames) is appended to `partial` (None: raised)."""
     last: Frame | None = None
     fps = still_fps if info.is_still else info.fps
     try:
@@ -150,6 +154,8 @@ def frames_of(
             if not info.is_still:
                 yield frame
     except PartialInputError as short:
+        if partial is None:
+            raise
         partial.append(short)
     if last is None:
         return
