@@ -20,20 +20,24 @@ MANIFEST_NAME = "manifest.json"
 
 
 def default_model_dir() -> Path:
-    """Where model files live: $EDGE_POSE_MODEL_DIR, else the source checkout's `models/`, else the
-    installed data directory (`<prefix>/share/edge-pose/models`), else /usr/share/edge-pose/models."""
+    """Where model files live: $EDGE_POSE_MODEL_DIR, else the models a wheel install carries
+    (`edge/model_files/`, copied from `models/` by setup.py), else the source checkout's `models/` (an
+    editable install), else the installed data directory (`<prefix>/share/edge-pose/models`), else
+    /usr/share/edge-pose/models."""
     env = os.environ.get("EDGE_POSE_MODEL_DIR")
     if env:
         return Path(env)
+    package = Path(__file__).resolve().parents[1]
     candidates = [
-        Path(__file__).resolve().parents[2] / "models",
+        package / "model_files",
+        package.parent / "models",
         Path(sys.prefix) / "share" / "edge-pose" / "models",
         Path("/usr/share/edge-pose/models"),
     ]
     for candidate in candidates:
         if (candidate / MANIFEST_NAME).is_file():
             return candidate
-    return candidates[0]
+    return candidates[1]
 
 
 @dataclass(frozen=True, slots=True)
