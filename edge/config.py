@@ -113,8 +113,8 @@ class ModelConfig(Section):
     dir: Path | None = Field(
         None,
         strict=False,
-        description="Directory with manifest.json and the .tflite files (null: the package default, "
-        "/opt/edge-pose/models in a fleet install).",
+        description="Directory with manifest.json and the .tflite files (null: the models the installed "
+        "package carries).",
     )
     fallback: str | None = Field(
         "movenet_lightning",

@@ -154,25 +154,21 @@ def keep_logs(base: Path) -> None:
 
 
 def freeze_sources(dest: Path) -> Path:
-    """A copy of what the wheel is built from (pyproject.toml, README.md, edge/), so that colleagues editing
-    the checkout during a test run cannot make the second run see a new wheel."""
+    """A copy of what the wheel is built from (pyproject.toml, setup.py, MANIFEST.in, README.md, edge/, and
+    from models/ the manifest, the licences and every file the manifest lists), so that colleagues editing
+    the checkout or rebuilding a model during a test run cannot make the second run see a new wheel."""
     dest.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copyfile(REPO / name, dest / name)
     shutil.copytree(REPO / "edge", dest / "edge", ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def freeze_models(dest: Path, names: tuple[str, ...]) -> Path:
-    """A copy of models/manifest.json and the files of the models `names` (the models are rebuilt by a
-    colleague now and then; the two runs must see the same bytes)."""
-    dest.mkdir(parents=True)
+    models = dest / "models"
+    models.mkdir()
     raw = (REPO / "models" / "manifest.json").read_bytes()
-    manifest = json.loads(raw)
-    (dest / "manifest.json").write_bytes(raw)
-    for entry in manifest["models"]:
-        if entry["name"] in names:
-            shutil.copyfile(REPO / "models" / entry["file"], dest / entry["file"])
+    (models / "manifest.json").write_bytes(raw)
+    shutil.copyfile(REPO / "models" / "LICENSES.md", models / "LICENSES.md")
+    for entry in json.loads(raw)["models"]:
+        (models / entry["file"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "models" / entry["file"], models / entry["file"])
     return dest
 
 

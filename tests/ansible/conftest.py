@@ -16,7 +16,6 @@ from ansible_harness import (
     build_rootfs_tarball,
     extract_rootfs,
     free_port,
-    freeze_models,
     freeze_sources,
     keep_logs,
     openssl,
@@ -61,10 +60,11 @@ def deployment(rootfs_tarball: Path, tls_dir: Path) -> Iterator[Deployment]:
     port = free_port()
     inventory = write_inventory(base / "inventory.yml", camera_root, broker_root, tls_dir, port)
     wheel_dir = base / "wheel"
-    models_dir = freeze_models(base / "models", ("movenet_lightning",))
+    src = freeze_sources(base / "src")
+    models_dir = src / "models"
     extra = {
         "edge_pose_wheel_dir": str(wheel_dir),
-        "edge_pose_wheel_src_dir": str(freeze_sources(base / "src")),
+        "edge_pose_wheel_src_dir": str(src),
         "edge_pose_models_src_dir": str(models_dir),
     }
     args = ("--limit", f"localhost,{CAMERA},{BROKER}", "-e", json.dumps(extra))

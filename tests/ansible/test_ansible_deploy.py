@@ -114,16 +114,20 @@ def test_installed_config_passes_check_config(deployment: Deployment) -> None:
     assert "cam-01-secret" not in config  # the secret lives in the credentials directory only
 
 
-def test_models_match_the_manifest(deployment: Deployment) -> None:
+def test_models_come_with_the_wheel_and_match_the_manifest(deployment: Deployment) -> None:
     manifest = json.loads((deployment.models_dir / "manifest.json").read_text())
-    installed = deployment.camera_root / "opt/edge-pose/models"
+    (installed,) = deployment.camera_root.glob(
+        "opt/edge-pose/venv/lib/python3*/site-packages/edge/model_files"
+    )
     assert json.loads((installed / "manifest.json").read_text()) == manifest
-    # By default the configured model (and its fallback, none here) goes to the camera, not the whole set.
-    wanted = [entry for entry in manifest["models"] if entry["name"] == "movenet_lightning"]
-    assert sorted(p.name for p in installed.iterdir()) == sorted(["manifest.json", wanted[0]["file"]])
-    for entry in wanted:
+    for entry in manifest["models"]:  # the wheel carries every model of the manifest
         digest = hashlib.sha256((installed / entry["file"]).read_bytes()).hexdigest()
         assert digest == entry["sha256"], entry["file"]
+    assert not (deployment.camera_root / "opt/edge-pose/models").exists()  # no second copy
+    assert "Check the models the installed wheel carries" in deployment.first.output
+    # The daemon finds them without model.dir or EDGE_POSE_MODEL_DIR.
+    config = (deployment.camera_root / "etc/edge-pose/config.yaml").read_text()
+    assert "dir:" not in config
 
 
 def test_secrets_and_config_permissions(deployment: Deployment) -> None:
