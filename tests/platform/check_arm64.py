@@ -293,7 +293,9 @@ def installs(arm64_root: Arm64Root, wheel: Path, timings: dict[str, float]) -> d
             f"python3 -m venv --system-site-packages {target} && "
             f"{target}/bin/pip install --no-input {shlex.quote(spec)}"
         )
-        step = arm64_root.run("cortex-a72", ["/bin/sh", "-c", script], timeout=2400)
+        # No .pyc compilation at install time: under emulation it costs minutes (Python compiles what it
+        # imports on first use instead); what is installed is the same.
+        step = arm64_root.run("cortex-a72", ["/bin/sh", "-c", script], {"PIP_NO_COMPILE": "1"}, timeout=2400)
         freeze = arm64_root.run("cortex-a72", [f"{target}/bin/pip", "freeze", "--exclude", "edge-pose"])
         return Install(runtime, target, step, freeze.output.split())
 
@@ -495,6 +497,11 @@ def summarise(
             "run_exit": r.run.returncode if r.run else None,
             "run_pose_messages": sum(t.endswith("/pose") for t, _ in r.run_messages),
             "seconds": round(r.seconds),
+            "step_seconds": {
+                "invoke": round(r.invoke.seconds) if r.invoke else None,
+                **{f"replay_{m}": round(step.seconds) for m, step in r.replays.items()},
+                "run": round(r.run.seconds) if r.run else None,
+            },
         })  # fmt: skip
     versions = {rt: [line for line in i.freeze if line.lower().startswith(("ai-edge", "tflite", "numpy", "opencv"))]
                 for rt, i in installs.items()}  # fmt: skip
