@@ -406,6 +406,9 @@ def test_bad_config_stops_with_78_and_no_restart_loop(machine: Machine, deployed
         later = machine.show("ActiveState", "NRestarts", "ExecMainStatus")
         assert later["ActiveState"] == "failed" and int(later["NRestarts"]) == restarts, later
         assert "modle: unknown key" in machine.journal()
+        print(
+            f"\nbad config: {state['Result']}, status {state['ExecMainStatus']}, NRestarts {later['NRestarts']} 12 s on"
+        )
     finally:
         config.write_text(good)
         machine.run("systemctl", "reset-failed", UNIT)
@@ -417,6 +420,7 @@ def test_stopped_main_process_is_restarted_by_the_watchdog(
 ) -> None:
     machine.wait_for(lambda s: s["ActiveState"] == "active", 120, "active before the test")
     before = machine.show("MainPID", "NRestarts")
+    stopped = time.monotonic()
     # kill -STOP of the main process (the minimal root has no procps `kill`: Python's os.kill is the same call)
     machine.run(
         "python3", "-c", f"import os, signal; os.kill({before['MainPID']}, signal.SIGSTOP)", check=True
@@ -428,6 +432,7 @@ def test_stopped_main_process_is_restarted_by_the_watchdog(
         "restarted by the watchdog",
         step=1.0,
     )
+    print(f"\nkill -STOP → active again (new main process) after {time.monotonic() - stopped:.0f} s")
     assert int(state["NRestarts"]) == int(before["NRestarts"]) + 1, state
     journal = machine.journal()
     assert "Watchdog timeout" in journal, journal[-3000:]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -75,17 +76,19 @@ def private_mounts_script(root: Path, cpuinfo: Path | None) -> str:
     return "\n".join(lines)
 
 
-def build_root(spec: RootSpec, log: Path) -> tuple[Path, float]:
-    """The cached root for `spec` (debootstrap on first use): (path, seconds spent building, 0 if cached)."""
+def build_root(spec: RootSpec, log: Path) -> tuple[Path, float, float]:
+    """The cached root for `spec` (debootstrap on first use): (path, wall and CPU seconds spent building it,
+    both 0 if it was cached)."""
     base = cache_dir()
     root = base / f"{spec.name}-root-{spec.stamp()}"
     if (root / COMPLETE).is_file():
-        return root, 0.0
+        return root, 0.0, 0.0
     for stale in base.glob(f"{spec.name}-root-*"):
         shutil.rmtree(stale, ignore_errors=True)
     staging = base / f"{spec.name}-staging"
     shutil.rmtree(staging, ignore_errors=True)
     start = time.monotonic()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     argv = [
         "debootstrap",
         f"--arch={spec.arch}",
@@ -111,7 +114,9 @@ def build_root(spec: RootSpec, log: Path) -> tuple[Path, float]:
     shutil.copyfile(HOST_CA_BUNDLE, staging / "etc/ssl/certs/ca-certificates.crt")
     (staging / COMPLETE).write_text(json.dumps({"stamp": spec.stamp(), "include": spec.include}))
     staging.rename(root)
-    return root, time.monotonic() - start
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+    return root, time.monotonic() - start, used
 
 
 def prepare_for_network(root: Path) -> None:
