@@ -34,6 +34,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_in(home: Path, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `tool` of the venv in `home`, from `home` (no checkout beside it), with clean_env()."""
+    return subprocess.run(
+        [str(home / "venv/bin" / tool), *args],
+        cwd=home,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def dist() -> Iterator[tuple[Path, Path]]:
     """(sdist, wheel) from `python -m build` (the wheel is built from the unpacked sdist)."""
@@ -57,15 +70,7 @@ def fresh_venv(dist: tuple[Path, Path]) -> Iterator[Path]:
     """A new venv in a directory of its own with only the wheel installed (`pip install edge_pose-*.whl`)."""
     home = Path(tempfile.mkdtemp(prefix="edge-pose-wheel-venv-"))
     venv.create(home / "venv", with_pip=True)
-    proc = subprocess.run(
-        [str(home / "venv/bin/pip"), "install", "--no-input", str(dist[1])],
-        cwd=home,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = run_in(home, "pip", "install", "--no-input", str(dist[1]))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     yield home
     shutil.rmtree(home, ignore_errors=True)
@@ -101,31 +106,11 @@ def test_wheel_carries_every_manifest_file_with_its_checksum(dist: tuple[Path, P
 
 
 def test_installed_wheel_replays_an_image_on_its_own(fresh_venv: Path, data_dir: Path) -> None:
-    bin_dir = fresh_venv / "venv/bin"
-    where = subprocess.run(
-        [str(bin_dir / "python"), "-c", "import edge; print(edge.__file__)"],
-        cwd=fresh_venv,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    where = run_in(fresh_venv, "python", "-c", "import edge; print(edge.__file__)").stdout.strip()
     assert where.startswith(str(fresh_venv / "venv")), where  # the installed copy, not this checkout
     out = fresh_venv / "messi.jsonl"
-    proc = subprocess.run(
-        [
-            str(bin_dir / "edge-pose"),
-            "replay",
-            str(data_dir / "opencv_samples/messi5.jpg"),
-            "--out",
-            str(out),
-        ],
-        cwd=fresh_venv,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = run_in(
+        fresh_venv, "edge-pose", "replay", str(data_dir / "opencv_samples/messi5.jpg"), "--out", str(out)
     )
     assert proc.returncode == 0, proc.stderr
     (message,) = [json.loads(line) for line in out.read_text().splitlines()]
@@ -135,15 +120,7 @@ def test_installed_wheel_replays_an_image_on_its_own(fresh_venv: Path, data_dir:
 
 
 def test_installed_wheel_models_check_passes(fresh_venv: Path) -> None:
-    proc = subprocess.run(
-        [str(fresh_venv / "venv/bin/edge-pose"), "models", "--check", "--json"],
-        cwd=fresh_venv,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_in(fresh_venv, "edge-pose", "models", "--check", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert str(fresh_venv / "venv") in proc.stdout  # the models inside the installed package
     for entry in MANIFEST["models"]:
@@ -152,24 +129,10 @@ def test_installed_wheel_models_check_passes(fresh_venv: Path) -> None:
 
 def test_tflite_extra_resolves_without_backtracking(fresh_venv: Path, dist: tuple[Path, Path]) -> None:
     report = fresh_venv / "tflite-report.json"
-    proc = subprocess.run(
-        [
-            str(fresh_venv / "venv/bin/pip"),
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--no-input",
-            "--report",
-            str(report),
-            f"{dist[1]}[tflite]",
-        ],
-        cwd=fresh_venv,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = run_in(
+        fresh_venv, "pip", "install", "--dry-run", "--ignore-installed", "--no-input", "--report", str(report),
+        f"{dist[1]}[tflite]",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert BACKTRACKING not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     chosen = {
