@@ -5,6 +5,7 @@ operator asks for these files."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -14,10 +15,58 @@ import numpy as np
 from edge.errors import EdgeError
 from edge.layouts import COCO17_EDGES, to_coco17
 from edge.pose.smart_crop import CropRegion
+from edge.rules.config import ZoneConfig
 from edge.types import Frame, Image, Pose
 
 MIN_DRAW_SCORE = 0.3  # keypoints below this are not drawn
 _COLOURS = ((0, 200, 255), (255, 120, 0), (80, 220, 80), (220, 80, 220), (0, 80, 255), (255, 255, 0))
+ZONE_COLOURS = {"include": (0, 230, 0), "exclude": (40, 40, 235)}  # BGR: green where a rule looks, red not
+CROP_COLOUR = (160, 160, 160)
+
+
+def track_colour(track_id: int | None) -> tuple[int, int, int]:
+    """The BGR colour a track's skeleton is drawn in (track 0 and untracked poses: amber)."""
+    return _COLOURS[(track_id or 0) % len(_COLOURS)]
+
+
+def draw_zones(image: Image, zones: Sequence[tuple[str, ZoneConfig]]) -> None:
+    """Draw `(rule, zone)` polygons in place: outline in the mode's colour, a light fill, `rule: name`."""
+    h, w = image.shape[:2]
+    scale = max(0.35, min(w, h) / 900)
+    for rule, zone in zones:
+        colour = ZONE_COLOURS[zone.mode]
+        pts = np.array([[round(x * w), round(y * h)] for x, y in zone.points], dtype=np.int32)
+        overlay = image.copy()
+        cv2.fillPoly(overlay, [pts], colour, cv2.LINE_AA)
+        cv2.addWeighted(overlay, 0.15, image, 0.85, 0.0, dst=image)
+        cv2.polylines(image, [pts], True, colour, 2, cv2.LINE_AA)
+        x, y = int(pts[:, 0].min()), int(pts[:, 1].min())
+        label = f"{rule}: {zone.name} ({zone.mode})"
+        cv2.putText(
+            image, label, (x + 3, max(12, y + 14)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA
+        )
+
+
+def draw_regions(image: Image, regions: Sequence[CropRegion]) -> None:
+    """Draw the model's crop boxes in place (one per tracked person with a multi-person front-end)."""
+    h, w = image.shape[:2]
+    for region in regions:
+        p0 = (round(region.x_min * w), round(region.y_min * h))
+        p1 = (round(region.x_max * w), round(region.y_max * h))
+        cv2.rectangle(image, p0, p1, CROP_COLOUR, 1, cv2.LINE_AA)
+
+
+def draw_scene(
+    image: Image,
+    poses: list[Pose],
+    regions: Sequence[CropRegion] = (),
+    zones: Sequence[tuple[str, ZoneConfig]] = (),
+) -> Image:
+    """A copy of `image` with the zones, the crop boxes and the skeletons: what the live view shows."""
+    out = image.copy()
+    draw_zones(out, zones)
+    draw_regions(out, regions)
+    return draw_poses(out, poses)
 
 
 def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None) -> Image:
@@ -29,7 +78,7 @@ def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None
         p1 = (round(region.x_max * w), round(region.y_max * h))
         cv2.rectangle(out, p0, p1, (160, 160, 160), 1, cv2.LINE_AA)
     for pose in poses:
-        colour = _COLOURS[(pose.track_id or 0) % len(_COLOURS)]
+        colour = track_colour(pose.track_id)
         kps = pose.keypoints[list(to_coco17(pose.layout))]
         pts = np.stack([kps[:, 0] * w, kps[:, 1] * h], axis=1).round().astype(int)
         ok = kps[:, 2] >= MIN_DRAW_SCORE

@@ -28,6 +28,7 @@ from edge.loader import Section, read_document, validate_section
 from edge.pose.manifest import default_model_dir, load_manifest, verify_model_file
 from edge.pose.registry import DEFAULT_MODEL
 from edge.pose.settings import PoseConfig
+from edge.preview.config import PreviewConfig, SnapshotConfig, check_preview_install
 from edge.publish.mqtt import TlsSettings, tls_context
 from edge.publish.settings import TOPIC_SAFE, MqttConfig, OutboxConfig
 from edge.redact import mask_passwords
@@ -163,6 +164,10 @@ class AppConfig(Section):
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Safety-event thresholds.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
     service: ServiceConfig = Field(default_factory=ServiceConfig, description="Daemon housekeeping.")
+    preview: PreviewConfig = Field(default_factory=PreviewConfig, description="The local live view (off).")
+    snapshots: SnapshotConfig = Field(
+        default_factory=SnapshotConfig, description="Event snapshots over MQTT (off)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,9 @@ class Secrets:
     tls_ca_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    preview_password: str | None = None
+    preview_tls_cert_file: Path | None = None
+    preview_tls_key_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +192,9 @@ class LoadedConfig:
     secrets: Secrets
     path: str
     warnings: tuple[str, ...] = ()
+    credentials_dir: Path | None = (
+        None  # where relative secret names resolved (the zone editor reloads with it)
+    )
 
 
 def validate(document: Any, path: str) -> AppConfig:
@@ -224,12 +235,19 @@ def load_secrets(config: AppConfig, path: str, directory: Path | None) -> Secret
 
     mqtt = config.mqtt
     tls = mqtt.tls
+    preview = config.preview if config.preview.enabled else None
+    preview_tls = preview.tls if preview else None
     secrets = Secrets(
         mqtt_username=read("mqtt.username_file", mqtt.username_file),
         mqtt_password=read("mqtt.password_file", mqtt.password_file),
         tls_ca_file=resolve("mqtt.tls.ca_file", tls.ca_file) if tls else None,
         tls_cert_file=resolve("mqtt.tls.cert_file", tls.cert_file) if tls else None,
         tls_key_file=resolve("mqtt.tls.key_file", tls.key_file) if tls else None,
+        preview_password=read("preview.password_file", preview.password_file) if preview else None,
+        preview_tls_cert_file=resolve("preview.tls.cert_file", preview_tls.cert_file)
+        if preview_tls
+        else None,
+        preview_tls_key_file=resolve("preview.tls.key_file", preview_tls.key_file) if preview_tls else None,
     )
     return secrets
 
@@ -298,9 +316,11 @@ def check_outbox_path(outbox: Path) -> str | None:
 
 
 def check_host(config: AppConfig, path: str, secrets: Secrets) -> list[str]:
-    """The checks of this machine `edge-pose run` makes before it starts anything: the models, the outbox
-    location, the TLS files (parsed as PEM), the camera driver. Returns warning lines."""
+    """The checks of this machine `edge-pose run` makes before it starts anything: the models, the live
+    view's library (when preview.enabled), the outbox location, the TLS files (parsed as PEM), the camera
+    driver. Returns warning lines."""
     warnings = check_models(config, path)
+    check_preview_install(config.preview, path)
     if config.mqtt.enabled:
         problem = check_outbox_path(config.outbox.path)
         if problem is not None:
@@ -345,6 +365,9 @@ def load_config(path: str, credentials: Path | None = None, host_checks: bool = 
     $CREDENTIALS_DIRECTORY), and with `host_checks` check this machine as `run` needs it
     (`check_host`). Raises ConfigError (exit 78) naming the key on any problem."""
     config = parse_config(path)
-    secrets = load_secrets(config, path, credentials_dir(credentials))
+    directory = credentials_dir(credentials)
+    secrets = load_secrets(config, path, directory)
     warnings = tuple(check_host(config, path, secrets)) if host_checks else ()
-    return LoadedConfig(config=config, secrets=secrets, path=path, warnings=warnings)
+    return LoadedConfig(
+        config=config, secrets=secrets, path=path, warnings=warnings, credentials_dir=directory
+    )

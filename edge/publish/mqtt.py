@@ -15,7 +15,8 @@ connected and healthy, so a camera that died where no will could fire (the broke
 shows nothing once it expires, even on a broker restored from its persistence file. Every open event is
 recorded in the outbox file, so a restarted daemon can end the events a crash left open.
 
-Topics under `<prefix>/<device>/`: `status`, `pose`, `event`, `stats`, `alarm/<type>`; see docs/mqtt.md."""
+Topics under `<prefix>/<device>/`: `status`, `pose`, `event`, `event/snapshot` (through the outbox like
+events, bounded apart), `stats`, `alarm/<type>`; see docs/mqtt.md."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import __version__
 from edge.errors import ConfigError
+from edge.preview.config import SnapshotConfig
 from edge.publish.alarm_state import AlarmState
 from edge.publish.ha_discovery import discovery_messages, removal_messages
 from edge.publish.messages import Message, topic
@@ -82,8 +84,9 @@ class TlsSettings:
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
     """What the publisher runs with: the config's `mqtt:` and `outbox:` sections (whose defaults are the
-    only defaults, edge/publish/settings.py), the device id, and the secrets already read from their
-    files (the user name and password, the TLS files resolved in the credentials directory)."""
+    only defaults, edge/publish/settings.py), the device id, the secrets already read from their files
+    (the user name and password, the TLS files resolved in the credentials directory), and the
+    `snapshots:` section (its `max_queued` bounds the snapshot rows in the outbox)."""
 
     device: str
     mqtt: MqttConfig = field(default_factory=MqttConfig)
@@ -91,6 +94,7 @@ class MqttSettings:
     username: str | None = None
     password: str | None = None
     tls: TlsSettings | None = None
+    snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
 
 
 @dataclass(slots=True)
@@ -202,7 +206,12 @@ class MqttPublisher:
         self.status_refresh_s = STATUS_REFRESH_KEEPALIVES * settings.mqtt.keepalive_s
         self._healthy = healthy
         self._refresh_skipped = False
-        self._outbox = Outbox(settings.outbox.path, settings.outbox.max_events, settings.outbox.max_age_s)
+        self._outbox = Outbox(
+            settings.outbox.path,
+            settings.outbox.max_events,
+            settings.outbox.max_age_s,
+            settings.snapshots.max_queued,
+        )
         self._gate = PoseGate(settings.mqtt.pose_max_rate_hz, settings.mqtt.pose_only_changes)
         self._alarms = AlarmState()
         self._alarm_lock = threading.Lock()
@@ -261,14 +270,17 @@ class MqttPublisher:
             self._counters.add("invalid_payloads")
             logger.error("%s: payload is not valid JSON (%s); not published", message.topic, exc)
             return
-        if message.kind == "event":
+        if message.kind in ("event", "snapshot"):
             try:
                 self._outbox.add(
                     message.topic,
                     payload,
                     qos=max(EVENT_QOS, message.qos),
                     retain=message.retain,
-                    event=(str(message.payload.get("id")), str(message.payload.get("state"))),
+                    # an event's id and state keep its open-event record; a snapshot has none
+                    event=(str(message.payload.get("id")), str(message.payload.get("state")))
+                    if message.kind == "event"
+                    else None,
                 )
             except sqlite3.Error as exc:
                 # disk full, file removed under us...: still try to deliver it, without the guarantee
@@ -280,6 +292,8 @@ class MqttPublisher:
             else:
                 self._counters.add("events_queued")
                 self._wake.set()
+            if message.kind == "snapshot":
+                return
             with self._alarm_lock:
                 changes = self._alarms.update(message.payload)
             for kind, value in changes.items():

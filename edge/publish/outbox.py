@@ -10,7 +10,8 @@ waits for an fsync, and never for SQLite's busy-retry sleeps (a Python lock wake
 a checkpoint does not block writers); automatic checkpoints on commit are off for the same reason.
 
 Row ids come from AUTOINCREMENT, so they never go backwards, even after the table was emptied: the id
-is the send order. Bounded by row count and age; what the bounds drop is counted and logged.
+is the send order. Bounded by row count and age, and event snapshots (large rows, edge/preview/snapshot.py)
+by a count of their own, so they never push an event out; what the bounds drop is counted and logged.
 
 The same file keeps the events that are open (started, not yet ended): the last message of each, written
 in the transaction that queues it and removed in the one that queues its `end`. So a crash (SIGKILL,
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 OUTBOX_FORMAT = 2  # PRAGMA user_version of the file; bump when a table changes (2 added open_events)
 READABLE_FORMATS = (0, 1, OUTBOX_FORMAT)  # 0: a new file; 1: upgraded in place (open_events is added)
+SNAPSHOT_TOPIC_SUFFIX = "/event/snapshot"  # rows on this topic are bounded by `max_snapshots`
 BUSY_TIMEOUT_S = 5.0  # another process holding the file (e.g. an inspection with sqlite3) waits this long
 
 _SCHEMA = """
@@ -72,10 +74,13 @@ class Outbox:
     """A durable FIFO of messages waiting for a broker acknowledgement. `add` is for the frame thread,
     the other methods for the sender thread; all are thread-safe."""
 
-    def __init__(self, path: Path, max_events: int = 10000, max_age_s: float = 7 * 86400) -> None:
+    def __init__(
+        self, path: Path, max_events: int = 10000, max_age_s: float = 7 * 86400, max_snapshots: int = 50
+    ) -> None:
         self.path = Path(path)
         self.max_events = max_events
         self.max_age_s = max_age_s
+        self.max_snapshots = max_snapshots
         self.dropped = 0  # rows removed by the size/age bounds since start
         self._lock = threading.Lock()  # guards _db and the counters below
         self._db = self._open()
@@ -201,11 +206,18 @@ class Outbox:
             self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def prune(self, now: float | None = None) -> int:
-        """Apply the bounds: drop rows older than `max_age_s`, then the oldest beyond `max_events`.
-        Returns how many were dropped (also added to `dropped` and logged as a warning)."""
+        """Apply the bounds: drop rows older than `max_age_s`, snapshots beyond the newest `max_snapshots`,
+        then the oldest rows beyond `max_events`. Returns how many were dropped (also added to `dropped`
+        and logged as a warning)."""
         now = time.time() if now is None else now
         with self._lock:
             old = self._db.execute("DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)).rowcount
+            snapshots = self._db.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE topic LIKE ? "
+                "ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                (f"%{SNAPSHOT_TOPIC_SUFFIX}", self.max_snapshots),
+            ).rowcount
+            old += snapshots
             excess = max(0, self._depth - old - self.max_events)
             if excess:
                 self._db.execute(
@@ -213,8 +225,17 @@ class Outbox:
                 )
             self._depth -= old + excess
             self._dirty = self._dirty or bool(old or excess)
-        if old:
-            logger.warning("outbox %s: dropped %d event(s) older than %.0f s", self.path, old, self.max_age_s)
+        if old - snapshots:
+            logger.warning(
+                "outbox %s: dropped %d event(s) older than %.0f s", self.path, old - snapshots, self.max_age_s
+            )
+        if snapshots:
+            logger.warning(
+                "outbox %s: dropped the %d oldest snapshot(s) to keep %d",
+                self.path,
+                snapshots,
+                self.max_snapshots,
+            )
         if excess:
             logger.warning(
                 "outbox %s: dropped the %d oldest event(s) to stay within %d",

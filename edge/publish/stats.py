@@ -36,6 +36,9 @@ class StatsSnapshot:
     camera_state: str
     invalid_outputs: int
     version: str
+    preview: str = "off"  # off | on | failed: whether the live view serves frames (edge/preview/)
+    preview_viewers: int = 0  # pages or streams watching right now
+    snapshots: str = "off"  # off | skeleton | blurred | full: event snapshots and their privacy level
 
 
 def stats_message(prefix: str, device: str, snapshot: StatsSnapshot) -> Message:

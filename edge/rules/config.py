@@ -43,7 +43,53 @@ class ZoneConfig(Section):
         for x, y in points:
             if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
                 raise ValueError(f"point [{x}, {y}] is outside the frame (coordinates must be 0..1)")
+        crossing = first_crossing(points)
+        if crossing is not None:
+            raise ValueError(
+                f"the outline crosses itself (edges {crossing[0] + 1} and {crossing[1] + 1}): "
+                "give the corners in order around the zone"
+            )
+        if abs(polygon_area(points)) < MIN_ZONE_AREA:
+            raise ValueError(
+                f"the polygon encloses (almost) no area (under {MIN_ZONE_AREA:g} of the frame): "
+                "are its corners on one line or repeated?"
+            )
         return points
+
+
+MIN_ZONE_AREA = 1e-4  # of the frame's area: a zone smaller than 1% by 1% of the view is a slip of the mouse
+
+
+def polygon_area(points: list[tuple[float, float]]) -> float:
+    """Signed area (shoelace formula) of a polygon given by its corners in order."""
+    n = len(points)
+    return 0.5 * sum(
+        points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n)
+    )
+
+
+def _segments_cross(
+    p1: tuple[float, float], p2: tuple[float, float], q1: tuple[float, float], q2: tuple[float, float]
+) -> bool:
+    def orient(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
+    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0  # a proper crossing; touching corners are allowed
+
+
+def first_crossing(points: list[tuple[float, float]]) -> tuple[int, int] | None:
+    """The first pair of non-adjacent edges (i, j) that cross, or None for a simple polygon."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # the first and the last edge share a corner
+            if _segments_cross(*edges[i], *edges[j]):
+                return i, j
+    return None
 
 
 class PostureConfig(Section):

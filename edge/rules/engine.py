@@ -12,12 +12,13 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from edge.rules.config import RulesConfig
+from edge.rules.config import RulesConfig, ZoneConfig
 from edge.rules.event import Event
 from edge.rules.fall import FallRule
 from edge.rules.geometry import (
     L_HIP,
     R_HIP,
+    Body,
     PixelKeypoints,
     distance,
     measure,
@@ -34,6 +35,7 @@ from edge.types import Frame, Pose
 
 logger = logging.getLogger(__name__)
 
+ZONED_RULES = ("fall", "person_down", "unsafe_posture", "repetitive_motion")  # rules with a `zones` list
 REFERENCE_PERCENTILE = 75.0  # of recent torso lengths: ignores a few short (foreshortened) or wild readings
 UNTRACKED_ID = 0  # poses without a track id (a single-pose model without tracking) share this id
 
@@ -49,6 +51,7 @@ class _Track:
     rules: list[tuple[ZoneFilter, TrackRule]]
     last_seen: float
     hip: tuple[float, float] = (0.0, 0.0)  # last hip centre, pixels
+    body: Body | None = None  # last measurements (read by the live view)
     scale_px: float = 0.0  # last reference torso length
     torso: deque[tuple[float, float]] = field(default_factory=deque)  # (ts, torso px)
 
@@ -59,15 +62,33 @@ class RulesEngine:
     def __init__(self, config: RulesConfig | None = None) -> None:
         self.config = config or RulesConfig()
         c = self.config
-        self._zones = {
-            "fall": ZoneFilter(c.fall.zones),
-            "person_down": ZoneFilter(c.person_down.zones),
-            "unsafe_posture": ZoneFilter(c.unsafe_posture.zones),
-            "repetitive_motion": ZoneFilter(c.repetitive_motion.zones),
-        }
+        self._zones = {name: ZoneFilter(self.zones_of(c, name)) for name in ZONED_RULES}
         self._tracks: dict[int, _Track] = {}
         self._last_ts: float | None = None
         self._last_frame = 0
+
+    @staticmethod
+    def zones_of(config: RulesConfig, rule: str) -> list[ZoneConfig]:
+        """The zones of `rule` in `config`."""
+        zones: list[ZoneConfig] = getattr(config, rule).zones
+        return zones
+
+    def set_zones(self, config: RulesConfig) -> None:
+        """Take the zones of `config` for every rule at once, keeping tracks, rule state and open
+        events (the live view's zone editor). Safe from another thread: each rule's zones are swapped
+        in one assignment; the other thresholds stay as they were started."""
+        for name, zones in self._zones.items():
+            zones.replace(self.zones_of(config, name))
+        self.config = self.config.model_copy(
+            update={
+                name: getattr(self.config, name).model_copy(update={"zones": self.zones_of(config, name)})
+                for name in ZONED_RULES
+            }
+        )
+
+    def bodies(self) -> dict[int, Body]:
+        """The last measurements of every held track (a copy, for the live view)."""
+        return {tid: t.body for tid, t in list(self._tracks.items()) if t.body is not None}
 
     def _new_track(self, track_id: int, ts: float) -> _Track:
         c = self.config
@@ -121,7 +142,7 @@ class RulesEngine:
             body = measure(kp, frame.width, frame.height, min_score, scale)
             if body is None:
                 continue
-            track.hip, track.scale_px = body.hip, body.scale_px
+            track.hip, track.scale_px, track.body = body.hip, body.scale_px, body
             for zones, rule in track.rules:
                 events += rule.update(body, zones.applies(body.hip_norm), frame.index, ts)
         for track_id in sorted(set(self._tracks) - seen):

@@ -19,14 +19,26 @@ def inside(polygon: Sequence[tuple[float, float]], point: Point) -> bool:
 
 
 class ZoneFilter:
-    """Says whether a rule applies at a normalised point, and in which zones the point lies."""
+    """Says whether a rule applies at a normalised point.
+
+    `replace` swaps the zones in one assignment, so the live view's zone editor can change them from its
+    own thread while the frame loop reads them: a frame sees either the old zones or the new ones."""
 
     def __init__(self, zones: Sequence[ZoneConfig]) -> None:
-        self.include = [z for z in zones if z.mode == "include"]
-        self.exclude = [z for z in zones if z.mode == "exclude"]
+        self._zones = self._split(zones)
+
+    @staticmethod
+    def _split(zones: Sequence[ZoneConfig]) -> tuple[list[ZoneConfig], list[ZoneConfig]]:
+        """(include zones, exclude zones)."""
+        return [z for z in zones if z.mode == "include"], [z for z in zones if z.mode == "exclude"]
+
+    def replace(self, zones: Sequence[ZoneConfig]) -> None:
+        """Use `zones` from now on (an atomic swap)."""
+        self._zones = self._split(zones)
 
     def applies(self, point: Point) -> bool:
         """Inside an include zone (when there are any) and outside every exclude zone."""
-        if self.include and not any(inside(z.points, point) for z in self.include):
+        include, exclude = self._zones
+        if include and not any(inside(z.points, point) for z in include):
             return False
-        return not any(inside(z.points, point) for z in self.exclude)
+        return not any(inside(z.points, point) for z in exclude)

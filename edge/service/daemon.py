@@ -28,6 +28,7 @@ from edge.pose.manifest import ModelSpec
 from edge.pose.output_guard import OutputStats
 from edge.pose.registry import PoseEstimator, create_estimator
 from edge.pose.smart_crop import CropRegion
+from edge.preview.stage import PreviewStage
 from edge.publish.messages import Message, restart_end
 from edge.publish.mqtt import MqttPublisher, MqttSettings
 from edge.publish.outbox import OutboxError
@@ -103,7 +104,8 @@ class NullPublisher:
 
 
 def mqtt_settings(loaded: LoadedConfig) -> MqttSettings:
-    """The publisher's settings: the `mqtt:` and `outbox:` sections as they are, and the secrets read."""
+    """The publisher's settings: the `mqtt:`, `outbox:` and `snapshots:` sections as they are, and the
+    secrets read."""
     config, secrets = loaded.config, loaded.secrets
     return MqttSettings(
         device=config.device.id,
@@ -112,6 +114,7 @@ def mqtt_settings(loaded: LoadedConfig) -> MqttSettings:
         username=secrets.mqtt_username,
         password=secrets.mqtt_password,
         tls=tls_settings(config, secrets),
+        snapshots=config.snapshots,
     )
 
 
@@ -129,6 +132,7 @@ class Daemon:
         self.ready_after_s: float | None = None
         self.camera: Camera | None = None
         self.publisher: MqttPublisher | NullPublisher | None = None
+        self.preview: PreviewStage | None = None  # the live view and event snapshots (edge/preview/)
         self._stop_reason = ""
         self.watchdog_interval_s = watchdog_interval_s()
         # A main loop that has not turned for this long is stuck. Under the watchdog: half its interval,
@@ -209,6 +213,7 @@ class Daemon:
             camera_state=self.camera.state if self.camera else "starting",
             invalid_outputs=estimator.stats.invalid_outputs,
             version=__version__,
+            **(self.preview.stats_fields() if self.preview is not None else {}),
         )
 
     # --- the run -------------------------------------------------------------------------------
@@ -308,6 +313,9 @@ class Daemon:
         self.camera = self._make_camera(estimator)
         if self.stop_event.is_set():
             return self._shutdown(estimator)
+        if self.config.preview.enabled or self.config.snapshots.enabled:
+            self.preview = PreviewStage(self.loaded, pipeline, self.publisher)
+            self.preview.start()
         self.publisher.start()
         self._wait_for_broker_before_a_file()
         self.camera.start()
@@ -329,6 +337,9 @@ class Daemon:
                 result = pipeline.process(frame)
                 for message in result.messages:
                     self.publisher.publish(message)
+                if self.preview is not None:
+                    for message in self.preview.after_frame(result):
+                        self.publisher.publish(message)
                 self.metrics.record(estimator.last_ms, (time.perf_counter() - t0) * 1000)
                 if self.ready_after_s is None:
                     self.ready_after_s = time.monotonic() - started
@@ -339,6 +350,8 @@ class Daemon:
                     if interval is not None:
                         watchdog = Watchdog(self.notifier, interval, self.healthy)
                         watchdog.start()
+            if self.preview is not None:
+                self.preview.tick(lambda: self.stats_snapshot(estimator))
             if now - last_status >= self.config.service.status_interval_s:
                 last_status = now
                 self.notifier.status(self.status_line())
@@ -355,6 +368,9 @@ class Daemon:
         reason = "end_of_input" if self._stop_reason == "end of file" else "shutdown"
         for message in pipeline.finish(reason):  # open events end (and reach the outbox) before we stop
             self.publisher.publish(message)
+        if self.preview is not None:
+            for message in self.preview.close():  # snapshots rendered in time go out like the events
+                self.publisher.publish(message)
         return self._shutdown(estimator)
 
     def _shutdown(self, estimator: TimedEstimator) -> int:

@@ -1,0 +1,142 @@
+"""The `preview:` and `snapshots:` config sections: the local live view and the event snapshots.
+
+Both are off by default: no camera image leaves the process unless an operator turns one on. The daemon
+mounts them in `AppConfig` (edge/config.py); this module imports no web library, so a camera with the
+preview off never loads one."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edge.errors import ConfigError
+
+PREVIEW_EXTRA = "edge-pose[preview]"  # the optional dependency the web app needs (aiohttp)
+SnapshotPrivacy = Literal["skeleton", "blurred", "full"]
+SnapshotEventType = Literal["fall", "person_down", "unsafe_posture", "repetitive_motion"]
+ALL_EVENT_TYPES: tuple[SnapshotEventType, ...] = (
+    "fall",
+    "person_down",
+    "unsafe_posture",
+    "repetitive_motion",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and the loopback addresses (127.0.0.0/8, ::1): only this machine reaches them."""
+    if host == "localhost":
+        return True
+    return ipaddress.ip_address(host).is_loopback
+
+
+class PreviewTlsConfig(_Section):
+    """HTTPS for the preview. Relative file names resolve in the credentials directory."""
+
+    cert_file: Path = Field(strict=False, description="Server certificate (PEM, the chain after it).")
+    key_file: Path = Field(strict=False, description="Server private key (PEM); a secret.")
+
+
+class PreviewConfig(_Section):
+    """The local live view for installers: the annotated frame, tracks, events, stats and the zone editor."""
+
+    enabled: bool = Field(
+        False,
+        description="Serve the live view. While on, annotated camera frames leave the process to whoever "
+        "opens the page (the page and the stats message say so).",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address to listen on: an IP address or localhost. A loopback address is reachable from "
+        "this machine only (use SSH port forwarding); any other needs password_file.",
+    )
+    port: int = Field(8080, ge=1, le=65535, description="TCP port to listen on.")
+    max_fps: float = Field(
+        5.0, gt=0, le=30, description="Most annotated frames per second sent to viewers (the stream rate)."
+    )
+    max_width: int = Field(
+        960, ge=160, le=4096, description="Frames wider than this are scaled down before they are encoded."
+    )
+    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of the stream (10-100).")
+    username: str = Field(
+        "installer", min_length=1, max_length=64, description="User name of the HTTP Basic login."
+    )
+    password_file: Path | None = Field(
+        None,
+        strict=False,
+        description="File holding the login password (relative: in the credentials dir). Required when host "
+        "is not a loopback address; with it every page and stream asks for the login.",
+    )
+    tls: PreviewTlsConfig | None = Field(None, description="HTTPS settings (null: plain HTTP).")
+
+    @field_validator("host")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value != "localhost":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an IP address (use 127.0.0.1, localhost, 0.0.0.0 or an address of "
+                    "this camera)"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _login_off_loopback(self) -> PreviewConfig:
+        if self.enabled and not is_loopback(self.host) and self.password_file is None:
+            raise ValueError(
+                f"password_file is required when host {self.host!r} is not a loopback address "
+                "(anyone on the network could watch the camera)"
+            )
+        return self
+
+    @property
+    def login_required(self) -> bool:
+        """Whether every request must carry the Basic login (a password file is set)."""
+        return self.password_file is not None
+
+
+class SnapshotConfig(_Section):
+    """A JPEG of the moment an event starts, published next to the event (docs/preview.md)."""
+
+    enabled: bool = Field(False, description="Publish a snapshot when an event starts.")
+    privacy: SnapshotPrivacy = Field(
+        "skeleton",
+        description="skeleton: the poses and zones on a blank background, no pixel of the camera image; "
+        "blurred: the scene with every person found blurred; full: the camera image as it is.",
+    )
+    types: list[SnapshotEventType] = Field(
+        default_factory=lambda: list(ALL_EVENT_TYPES),
+        min_length=1,
+        description="Event types that get a snapshot.",
+    )
+    max_width: int = Field(
+        640, ge=160, le=4096, description="Snapshots wider than this are scaled down (payload size)."
+    )
+    jpeg_quality: int = Field(75, ge=10, le=100, description="JPEG quality of a snapshot (10-100).")
+    max_queued: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Snapshots kept in the outbox while the broker is away; the oldest beyond this are "
+        "dropped (counted), never an event.",
+    )
+
+
+def check_preview_install(preview: PreviewConfig, path: str) -> None:
+    """ConfigError when the preview is on but its optional dependency is not installed (found without
+    importing it, so check-config stays light)."""
+    if preview.enabled and importlib.util.find_spec("aiohttp") is None:
+        raise ConfigError(
+            f"{path}: preview.enabled: the live view needs aiohttp, which is not installed "
+            f"(pip install '{PREVIEW_EXTRA}')"
+        )
