@@ -19,7 +19,8 @@ from edge.rules.config import ZoneConfig
 from edge.rules.geometry import Body
 from edge.types import Image, Pose
 
-WATCH_GRACE_S = 2.0  # a page that fetched a frame or the state this recently still counts as watching
+WATCH_GRACE_S = 2.0
+TIME_EPSILON_S = 1e-6  # frame times that should coincide with the schedule may differ by float rounding  # a page that fetched a frame or the state this recently still counts as watching
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class FrameSlot:
         self._cond = threading.Condition()
         self._sample: Sample | None = None
         self._encoded: Encoded | None = None
-        self._last_put = -1e9
+        self._next_due = -1e9  # monotonic time the next frame may be offered
         self._streams = 0  # open MJPEG streams
         self._last_poll = -1e9  # monotonic time of the last single-frame or state request
         self._closed = False
@@ -70,15 +71,17 @@ class FrameSlot:
 
     def due(self, now: float) -> bool:
         """True when someone watches and the stream rate allows another frame."""
-        if now - self._last_put < self.interval_s:
+        if now + TIME_EPSILON_S < self._next_due:
             return False
         return self._streams > 0 or now - self._last_poll < WATCH_GRACE_S
 
     def put(self, sample: Sample, now: float) -> None:
-        """Hand a sample to the encoder (replacing one it has not taken yet)."""
+        """Hand a sample to the encoder (replacing one it has not taken yet). The schedule advances by
+        the stream period, so camera frames that do not fall on it still average `max_fps`; it never
+        runs more than half a period ahead of a burst."""
         with self._cond:
             self._sample = sample
-            self._last_put = now
+            self._next_due = max(self._next_due + self.interval_s, now + self.interval_s / 2)
             self.offered += 1
             self._cond.notify_all()
 

@@ -27,6 +27,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from edge.preview.config import PreviewConfig
 from edge.preview.frame_slot import Encoded
@@ -63,6 +64,20 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; frame-ancestors 'none'",
 }
+
+
+def _quiet_bad_requests(record: logging.LogRecord) -> bool:
+    """aiohttp logs a malformed request as an ERROR with a traceback; one INFO line is enough (a port
+    scanner must not fill the journal with tracebacks)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError):
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg, record.args, record.exc_info = (
+            "preview: malformed request refused (%s)",
+            (exc.message,),
+            None,
+        )
+    return True
 
 
 def _json_error(status: int, message: str, **headers: str) -> web.Response:
@@ -280,6 +295,9 @@ class PreviewServer:
     def start(self) -> None:
         """Bind and serve on a thread of its own; OSError/ssl.SSLError if the address or TLS files fail."""
         context = self._ssl_context()
+        server_log = logging.getLogger("aiohttp.server")
+        if _quiet_bad_requests not in server_log.filters:
+            server_log.addFilter(_quiet_bad_requests)
         started = threading.Event()
         failure: list[BaseException] = []
 
