@@ -106,3 +106,15 @@ def test_a_failed_camera_stops_the_rollout_before_the_next_batch(
     assert OTHER_CAMERA not in run.recap, run.output[-4000:]  # its batch never started
     before["tmp"], after["tmp"] = before["tmp"][1:], after["tmp"][1:]
     assert before == after
+
+
+@pytest.mark.slow
+def test_preview_off_the_loopback_without_a_password_fails_before_any_change(
+    pristine_camera: Path, tls_dir: Path
+) -> None:
+    output, changed = failed_run(
+        pristine_camera, tls_dir, "preview", edge_pose_preview_enabled=True, edge_pose_preview_host="0.0.0.0"
+    )
+    assert "edge_pose_preview_host 0.0.0.0 is not a loopback address" in output, output[-4000:]
+    assert "needs edge_pose_preview_password" in output
+    assert changed == []

@@ -281,3 +281,37 @@ def test_outbox_bounds_snapshots_apart_and_never_drops_an_event_for_them(tmp_pat
     assert [r.payload for r in rows if r.topic.endswith("/snapshot")] == ['{"s": 7}', '{"s": 8}', '{"s": 9}']
     assert len([r for r in rows if r.topic.endswith("/event")]) == 10
     box.close()
+
+
+def _security(root: Path) -> float:
+    import re
+
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={root}", "edge-pose.service"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    match = re.search(r"Overall exposure level for edge-pose\.service:\s*([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    return float(match[1])
+
+
+def test_the_preview_dropin_keeps_the_unit_s_exposure(tmp_path: Path) -> None:
+    """systemd/edge-pose.service plus the role's preview drop-in (ReadWritePaths=/etc/edge-pose) scores
+    at most 1.7, as the unit alone does; a drop-in that weakens the unit is seen (the check can fail)."""
+    units = tmp_path / "etc/systemd/system"
+    dropins = units / "edge-pose.service.d"
+    dropins.mkdir(parents=True)
+    (units / "edge-pose.service").write_bytes((REPO / "systemd/edge-pose.service").read_bytes())
+    binary = tmp_path / "opt/edge-pose/venv/bin/edge-pose"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    alone = _security(tmp_path)
+    (dropins / "preview.conf").write_bytes((REPO / "ansible/roles/edge_pose/files/preview.conf").read_bytes())
+    with_dropin = _security(tmp_path)
+    (dropins / "zz-weaker.conf").write_text("[Service]\nProtectSystem=no\n")
+    weakened = _security(tmp_path)
+    print(f"exposure: unit {alone}, with the preview drop-in {with_dropin}, weakened {weakened}")
+    assert with_dropin <= 1.7 and with_dropin <= alone and weakened > with_dropin
