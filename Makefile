@@ -5,11 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_CLIP := demo/vtest_excerpt.mp4
 DEMO_OUT := out/demo
-# System packages the tests use for real: a broker, systemd-analyze, debootstrap for the Ansible test.
-APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsystemd-dev pkg-config
+# System packages the tests use for real: a broker, systemd-analyze, debootstrap for the Ansible test,
+# Chromium and its WebDriver for the live-view tests (tests/preview/, driven through Selenium).
+APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsystemd-dev pkg-config \
+	chromium chromium-driver
 
-.PHONY: help venv ansible-venv demo test lint unit deps models models-verify eval bench bench-mediapipe clean \
-	platform-deps test-arm64 test-systemd test-platforms wheelhouse
+.PHONY: help venv ansible-venv demo test lint unit deps models models-verify eval bench bench-mediapipe bench-preview \
+	clean platform-deps test-arm64 test-systemd test-platforms wheelhouse
 
 help:
 	@echo "make demo   - install into .venv and run the pipeline on the bundled clip"
@@ -84,6 +86,11 @@ clean:
 # 10-minute run of `edge-pose run` on the looping demo clip with a real broker: RSS, frames, READY time.
 soak: venv deps
 	$(BIN)/python tests/service/soak.py --minutes 10
+
+# What the live view costs: pipeline fps and peak RSS with the preview off, idle, streamed, and the page open
+# in a headless Chromium (figures in docs/preview.md).
+bench-preview: venv deps
+	$(BIN)/python docs/eval/preview_bench.py
 
 # What the smart crop and the filter earn, on ../shared/data (figures in docs/accuracy.md).
 eval: venv
