@@ -61,17 +61,29 @@ def draw_scene(
     poses: list[Pose],
     regions: Sequence[CropRegion] = (),
     zones: Sequence[tuple[str, ZoneConfig]] = (),
+    out: Image | None = None,
 ) -> Image:
-    """A copy of `image` with the zones, the crop boxes and the skeletons: what the live view shows."""
-    out = image.copy()
+    """`image` with the zones, the crop boxes and the skeletons (what the live view shows), drawn into
+    `out` when given (same shape: a buffer reused frame after frame), else into a copy."""
+    if out is None or out.shape != image.shape:
+        out = image.copy()
+    else:
+        np.copyto(out, image)
     draw_zones(out, zones)
     draw_regions(out, regions)
-    return draw_poses(out, poses)
+    draw_poses_into(out, poses)
+    return out
 
 
 def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None) -> Image:
     """A copy of `image` (BGR) with each pose's skeleton, box and track id, and the crop region."""
     out = image.copy()
+    draw_poses_into(out, poses, region)
+    return out
+
+
+def draw_poses_into(out: Image, poses: list[Pose], region: CropRegion | None = None) -> None:
+    """`draw_poses` in place (the live view draws into a buffer it reuses)."""
     h, w = out.shape[:2]
     if region is not None:
         p0 = (round(region.x_min * w), round(region.y_min * h))
@@ -98,7 +110,6 @@ def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None
         cv2.putText(
             out, label, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA
         )
-    return out
 
 
 class Annotator:

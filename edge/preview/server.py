@@ -280,7 +280,10 @@ class PreviewServer:
         jpeg = self.stage.snapshot_jpeg(event_id)
         if jpeg is None:
             raise web.HTTPNotFound(reason="no such snapshot (only the latest are kept)")
-        return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        # a snapshot never changes: the browser may keep it (privately) instead of fetching it again
+        return web.Response(
+            body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+        )
 
     # --- the thread ----------------------------------------------------------------------------
 

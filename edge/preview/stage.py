@@ -34,7 +34,7 @@ from edge.publish.stats import StatsSnapshot
 from edge.rules.config import RulesConfig, ZoneConfig
 from edge.rules.engine import ZONED_RULES, RulesEngine
 from edge.rules.unsafe_posture import reba_details
-from edge.types import Pose
+from edge.types import Image, Pose
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class PreviewStage:
         self._stats: dict[str, Any] = {}
         self._last_stats = -1e9
         self._encoder: threading.Thread | None = None
+        self._canvas: Image | None = None  # the encoder thread's drawing buffer
         self._server: Any = None
         self._stopping = threading.Event()
         self.preview_state = "off"  # off | on | failed (the stats message's `preview`)
@@ -249,7 +250,8 @@ class PreviewStage:
         if w > self.preview.max_width:
             size = (self.preview.max_width, max(1, round(h * self.preview.max_width / w)))
             image = resize(image, size)
-        picture = draw_scene(image, sample.poses, sample.regions, sample.zones)
+        picture = draw_scene(image, sample.poses, sample.regions, sample.zones, out=self._canvas)
+        self._canvas = picture  # drawn into the same buffer next time (no per-frame image allocation)
         return Encoded(
             seq=seq,
             jpeg=encode_jpeg(picture, self.preview.jpeg_quality),

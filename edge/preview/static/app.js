@@ -9,6 +9,14 @@ let saved = null; // the zones in force, as the server last said: {rule: [{name,
 let edited = null; // the zones being edited (a copy of `saved` until saved)
 let draft = null; // the polygon being drawn: {points: [[x, y], ...]}
 let dirty = false;
+const shown = { stats: "", tracks: "", events: "" }; // what each table shows: rebuilt only when it changes
+
+function changed(part, value) {
+  const key = JSON.stringify(value);
+  if (shown[part] === key) return false;
+  shown[part] = key;
+  return true;
+}
 
 function text(value, digits) {
   if (value === null || value === undefined) return "–";
@@ -33,6 +41,7 @@ function startStream() {
 
 function showStats(state) {
   const s = state.stats || {};
+  if (!changed("stats", [s, state.preview.viewers])) return;
   const rows = [
     ["frames per second", text(s.fps, 1)],
     ["inference ms (p50 / p95)", s.inference_ms_p50 === undefined ? "–" :
@@ -60,6 +69,7 @@ function showStats(state) {
 }
 
 function showTracks(state) {
+  if (!changed("tracks", state.tracks)) return;
   const body = $("tracks").tBodies[0];
   body.replaceChildren(...state.tracks.map((t) => {
     const tr = document.createElement("tr");
@@ -75,6 +85,9 @@ function showTracks(state) {
 }
 
 function showEvents(state) {
+  if (!changed("events", [state.events.map((e) => [e.id, e.state, e.ts]), state.snapshots.map((s) => s.event_id)])) {
+    return; // unchanged: keep the list (and its snapshot images) as it is
+  }
   const snapshots = new Map(state.snapshots.map((s) => [s.event_id, s]));
   const list = $("events");
   list.replaceChildren(...state.events.map((e) => {
