@@ -11,9 +11,10 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.errors import ConfigError
+from edge.loader import Section
 
 PREVIEW_EXTRA = "edge-pose[preview]"  # the optional dependency the web app needs (aiohttp)
 SnapshotPrivacy = Literal["skeleton", "blurred", "full"]
@@ -26,10 +27,6 @@ ALL_EVENT_TYPES: tuple[SnapshotEventType, ...] = (
 )
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
 def is_loopback(host: str) -> bool:
     """True for `localhost` and the loopback addresses (127.0.0.0/8, ::1): only this machine reaches them."""
     if host == "localhost":
@@ -37,14 +34,14 @@ def is_loopback(host: str) -> bool:
     return ipaddress.ip_address(host).is_loopback
 
 
-class PreviewTlsConfig(_Section):
+class PreviewTlsConfig(Section):
     """HTTPS for the preview. Relative file names resolve in the credentials directory."""
 
     cert_file: Path = Field(strict=False, description="Server certificate (PEM, the chain after it).")
     key_file: Path = Field(strict=False, description="Server private key (PEM); a secret.")
 
 
-class PreviewConfig(_Section):
+class PreviewConfig(Section):
     """The local live view for installers: the annotated frame, tracks, events, stats and the zone editor."""
 
     enabled: bool = Field(
@@ -105,7 +102,7 @@ class PreviewConfig(_Section):
         return self.password_file is not None
 
 
-class SnapshotConfig(_Section):
+class SnapshotConfig(Section):
     """A JPEG of the moment an event starts, published next to the event (docs/preview.md)."""
 
     enabled: bool = Field(False, description="Publish a snapshot when an event starts.")
