@@ -28,9 +28,9 @@ from edge.loader import Section, read_document, validate_section
 from edge.pose.manifest import default_model_dir, load_manifest, verify_model_file
 from edge.pose.registry import DEFAULT_MODEL
 from edge.pose.settings import PoseConfig
-from edge.preview.config import PreviewConfig, SnapshotConfig, check_preview_install
+from edge.preview.config import PreviewConfig, check_preview_install
 from edge.publish.mqtt import TlsSettings, tls_context
-from edge.publish.settings import TOPIC_SAFE, MqttConfig, OutboxConfig
+from edge.publish.settings import TOPIC_SAFE, MqttConfig, OutboxConfig, SnapshotConfig
 from edge.redact import mask_passwords
 from edge.rules.config import RulesConfig
 from edge.service.credentials import credentials_dir, read_secret, resolve_secret_path

@@ -1,15 +1,15 @@
-"""The `preview:` and `snapshots:` config sections: the local live view and the event snapshots.
+"""The `preview:` config section: the local live view (its sibling `snapshots:`, pictures published over
+MQTT, lives with the MQTT settings in edge/publish/settings.py).
 
-Both are off by default: no camera image leaves the process unless an operator turns one on. The daemon
-mounts them in `AppConfig` (edge/config.py); this module imports no web library, so a camera with the
-preview off never loads one."""
+Off by default: no camera image leaves the process unless an operator turns it on. The daemon mounts it
+in `AppConfig` (edge/config.py); this module imports no web library, so a camera with the preview off
+never loads one."""
 
 from __future__ import annotations
 
 import importlib.util
 import ipaddress
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,14 +17,6 @@ from edge.errors import ConfigError
 from edge.loader import Section
 
 PREVIEW_EXTRA = "edge-pose[preview]"  # the optional dependency the web app needs (aiohttp)
-SnapshotPrivacy = Literal["skeleton", "blurred", "full"]
-SnapshotEventType = Literal["fall", "person_down", "unsafe_posture", "repetitive_motion"]
-ALL_EVENT_TYPES: tuple[SnapshotEventType, ...] = (
-    "fall",
-    "person_down",
-    "unsafe_posture",
-    "repetitive_motion",
-)
 
 
 def is_loopback(host: str) -> bool:
@@ -100,33 +92,6 @@ class PreviewConfig(Section):
     def login_required(self) -> bool:
         """Whether every request must carry the Basic login (a password file is set)."""
         return self.password_file is not None
-
-
-class SnapshotConfig(Section):
-    """A JPEG of the moment an event starts, published next to the event (docs/preview.md)."""
-
-    enabled: bool = Field(False, description="Publish a snapshot when an event starts.")
-    privacy: SnapshotPrivacy = Field(
-        "skeleton",
-        description="skeleton: the poses and zones on a blank background, no pixel of the camera image; "
-        "blurred: the scene with every person found blurred; full: the camera image as it is.",
-    )
-    types: list[SnapshotEventType] = Field(
-        default_factory=lambda: list(ALL_EVENT_TYPES),
-        min_length=1,
-        description="Event types that get a snapshot.",
-    )
-    max_width: int = Field(
-        640, ge=160, le=4096, description="Snapshots wider than this are scaled down (payload size)."
-    )
-    jpeg_quality: int = Field(75, ge=10, le=100, description="JPEG quality of a snapshot (10-100).")
-    max_queued: int = Field(
-        50,
-        ge=1,
-        le=10_000,
-        description="Snapshots kept in the outbox while the broker is away; the oldest beyond this are "
-        "dropped (counted), never an event.",
-    )
 
 
 def check_preview_install(preview: PreviewConfig, path: str) -> None:

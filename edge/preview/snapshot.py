@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from edge.annotate import draw_poses, draw_zones
-from edge.preview.config import SnapshotConfig, SnapshotPrivacy
 from edge.publish.messages import Message, pose_payload, topic
+from edge.publish.settings import SnapshotConfig, SnapshotPrivacy
 from edge.rules.config import ZoneConfig
 from edge.types import Image, Pose
 

@@ -42,13 +42,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import __version__
 from edge.errors import ConfigError
-from edge.preview.config import SnapshotConfig
 from edge.publish.alarm_state import AlarmState
 from edge.publish.ha_discovery import discovery_messages, removal_messages
 from edge.publish.messages import Message, topic
 from edge.publish.outbox import Outbox
 from edge.publish.pose_gate import PoseGate
-from edge.publish.settings import MqttConfig, OutboxConfig
+from edge.publish.settings import MqttConfig, OutboxConfig, SnapshotConfig
 
 logger = logging.getLogger(__name__)
 

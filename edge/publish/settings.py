@@ -1,19 +1,23 @@
-"""The publish stage's settings: the `mqtt:` and `outbox:` sections of the daemon config. Their defaults
-ARE the defaults: the config mounts these models, and the publisher runs with them (edge/publish/mqtt.py,
-`MqttSettings`), so there is no second set of MQTT defaults to drift."""
+"""The publish stage's settings: the `mqtt:`, `outbox:` and `snapshots:` sections of the daemon config.
+Their defaults ARE the defaults: the config mounts these models, and the publisher runs with them
+(edge/publish/mqtt.py, `MqttSettings`), so there is no second set of MQTT defaults to drift. The
+snapshots are rendered beside the frame loop (edge/preview/snapshot.py) and published through the outbox
+with a bound of their own (`snapshots.max_queued`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.loader import Section
 from edge.publish.messages import DEFAULT_TOPIC_PREFIX
+from edge.rules.event import EventType
 
 DEFAULT_OUTBOX_PATH = Path("/var/lib/edge-pose/outbox.sqlite")  # the unit's StateDirectory=edge-pose
 TOPIC_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # no MQTT wildcards (+ #), separators or spaces
+SnapshotPrivacy = Literal["skeleton", "blurred", "full"]
 
 
 class TlsConfig(Section):
@@ -109,4 +113,31 @@ class OutboxConfig(Section):
     )
     max_age_s: float = Field(
         7 * 86400.0, ge=60, le=90 * 86400, description="Events older than this are dropped (counted)."
+    )
+
+
+class SnapshotConfig(Section):
+    """A JPEG of the moment an event starts, published next to the event (docs/preview.md)."""
+
+    enabled: bool = Field(False, description="Publish a snapshot when an event starts.")
+    privacy: SnapshotPrivacy = Field(
+        "skeleton",
+        description="skeleton: the poses and zones on a blank background, no pixel of the camera image; "
+        "blurred: the scene with every person found blurred; full: the camera image as it is.",
+    )
+    types: list[EventType] = Field(
+        default_factory=lambda: list(get_args(EventType)),
+        min_length=1,
+        description="Event types that get a snapshot.",
+    )
+    max_width: int = Field(
+        640, ge=160, le=4096, description="Snapshots wider than this are scaled down (payload size)."
+    )
+    jpeg_quality: int = Field(75, ge=10, le=100, description="JPEG quality of a snapshot (10-100).")
+    max_queued: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Snapshots kept in the outbox while the broker is away; the oldest beyond this are "
+        "dropped (counted), never an event.",
     )
