@@ -104,10 +104,12 @@ class _Counters:
             (
                 "published",  # messages handed to the broker (events: acknowledged)
                 "events_queued",  # events committed to the outbox
-                "events_sent",  # outbox rows handed to paho (more than events_queued: resends)
-                "events_acked",  # events the broker acknowledged (then deleted from the outbox)
+                "events_sent",  # outbox rows (events, snapshots) handed to paho (with resends)
+                "events_acked",  # outbox rows the broker acknowledged (then deleted from the outbox)
                 "events_refused",  # events the broker refused (MQTT 5 PUBACK failure, e.g. ACL)
                 "outbox_dropped",  # events dropped by the outbox size/age bounds
+                "snapshots_queued",  # event snapshots committed to the outbox
+                "snapshots_dropped",  # event snapshots dropped by the outbox bounds (snapshots.max_queued, age)
                 "dropped_rate_limited",  # pose messages above pose_max_rate_hz
                 "dropped_unchanged",  # pose messages held back by pose_only_changes
                 "dropped_disconnected",  # pose/stats/alarm messages while not connected
@@ -276,10 +278,11 @@ class MqttPublisher:
                     payload,
                     qos=max(EVENT_QOS, message.qos),
                     retain=message.retain,
-                    # an event's id and state keep its open-event record; a snapshot has none
+                    # an event's id and state keep its open-event record; a snapshot has its own bound
                     event=(str(message.payload.get("id")), str(message.payload.get("state")))
                     if message.kind == "event"
                     else None,
+                    kind="snapshot" if message.kind == "snapshot" else "event",
                 )
             except sqlite3.Error as exc:
                 # disk full, file removed under us...: still try to deliver it, without the guarantee
@@ -289,10 +292,10 @@ class MqttPublisher:
                 )
                 self._send_now(message.topic, payload, max(EVENT_QOS, message.qos), message.retain)
             else:
-                self._counters.add("events_queued")
+                self._counters.add("events_queued" if message.kind == "event" else "snapshots_queued")
                 self._wake.set()
             if message.kind == "snapshot":
-                return
+                return  # no alarm state
             with self._alarm_lock:
                 changes = self._alarms.update(message.payload)
             for kind, value in changes.items():
@@ -358,6 +361,7 @@ class MqttPublisher:
         values["dropped_rate_limited"] = self._gate.rate_limited
         values["dropped_unchanged"] = self._gate.unchanged
         values["outbox_dropped"] += self._outbox.dropped
+        values["snapshots_dropped"] += self._outbox.dropped_snapshots
         values["events_inflight"] = self._inflight
         return values
 

@@ -10,8 +10,9 @@ waits for an fsync, and never for SQLite's busy-retry sleeps (a Python lock wake
 a checkpoint does not block writers); automatic checkpoints on commit are off for the same reason.
 
 Row ids come from AUTOINCREMENT, so they never go backwards, even after the table was emptied: the id
-is the send order. Bounded by row count and age, and event snapshots (large rows, edge/preview/snapshot.py)
-by a count of their own, so they never push an event out; what the bounds drop is counted and logged.
+is the send order. Bounded by age and by row count: events by `max_events`, event snapshots (large rows,
+edge/preview/snapshot.py; their `kind` column says so) by `max_snapshots` of their own, so a snapshot never
+pushes an event out; what the bounds drop is counted and logged.
 
 The same file keeps the events that are open (started, not yet ended): the last message of each, written
 in the transaction that queues it and removed in the one that queues its `end`. So a crash (SIGKILL,
@@ -26,14 +27,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from edge.errors import EdgeError
 
 logger = logging.getLogger(__name__)
 
-OUTBOX_FORMAT = 2  # PRAGMA user_version of the file; bump when a table changes (2 added open_events)
-READABLE_FORMATS = (0, 1, OUTBOX_FORMAT)  # 0: a new file; 1: upgraded in place (open_events is added)
-SNAPSHOT_TOPIC_SUFFIX = "/event/snapshot"  # rows on this topic are bounded by `max_snapshots`
+# PRAGMA user_version of the file; bump when a table changes (2 added open_events, 3 the outbox's `kind`)
+OUTBOX_FORMAT = 3
+READABLE_FORMATS = (0, 1, 2, OUTBOX_FORMAT)  # 0: a new file; 1 and 2: upgraded in place (`_upgrade`)
+RowKind = Literal["event", "snapshot"]  # which bound a row counts against: max_events or max_snapshots
 BUSY_TIMEOUT_S = 5.0  # another process holding the file (e.g. an inspection with sqlite3) waits this long
 
 _SCHEMA = """
@@ -43,7 +46,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,   -- the exact bytes published (UTF-8 JSON)
     qos INTEGER NOT NULL,
-    retain INTEGER NOT NULL
+    retain INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'event'  -- RowKind: 'event' or 'snapshot' (format 3)
 );
 CREATE TABLE IF NOT EXISTS open_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order events were opened in
@@ -81,7 +85,8 @@ class Outbox:
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.max_snapshots = max_snapshots
-        self.dropped = 0  # rows removed by the size/age bounds since start
+        self.dropped = 0  # events removed by the size/age bounds since start
+        self.dropped_snapshots = 0  # snapshots removed by the bounds since start
         self._lock = threading.Lock()  # guards _db and the counters below
         self._db = self._open()
         self._checkpointer = self._connect()
@@ -119,7 +124,8 @@ class Outbox:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in READABLE_FORMATS:
                 raise sqlite3.DatabaseError(f"outbox format {version}, expected {OUTBOX_FORMAT}")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA)  # creates what is missing: every table (new file), open_events (1)
+            _upgrade(db)
             db.execute(f"PRAGMA user_version={OUTBOX_FORMAT}")
         except sqlite3.DatabaseError:
             db.close()
@@ -133,16 +139,18 @@ class Outbox:
         qos: int = 1,
         retain: bool = False,
         event: tuple[str, str] | None = None,
+        kind: RowKind = "event",
     ) -> int:
         """Commit one message; returns its row id (the send order). The one call on the frame path.
         `event` (id, state) of an event message: in the same transaction the event is recorded as open
-        with this message (start, update) or no longer open (end)."""
+        with this message (start, update) or no longer open (end). `kind` "snapshot": the row counts
+        against `max_snapshots`, not `max_events`."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 cur = self._db.execute(
-                    "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
-                    (time.time(), topic, payload, qos, int(retain)),
+                    "INSERT INTO outbox (created, topic, payload, qos, retain, kind) VALUES (?, ?, ?, ?, ?, ?)",
+                    (time.time(), topic, payload, qos, int(retain), kind),
                 )
                 if event is not None and event[1] == "end":
                     self._db.execute("DELETE FROM open_events WHERE event_id = ?", (event[0],))
@@ -206,36 +214,29 @@ class Outbox:
             self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def prune(self, now: float | None = None) -> int:
-        """Apply the bounds: drop rows older than `max_age_s`, snapshots beyond the newest `max_snapshots`,
-        then the oldest rows beyond `max_events`. Returns how many were dropped (also added to `dropped`
-        and logged as a warning)."""
+        """Apply the bounds: drop rows older than `max_age_s`, the oldest snapshots beyond `max_snapshots`
+        and the oldest events beyond `max_events` (snapshots do not count against it). Returns how many
+        rows were dropped (added to `dropped` / `dropped_snapshots` and logged as warnings)."""
         now = time.time() if now is None else now
+        cutoff = now - self.max_age_s
         with self._lock:
-            old = self._db.execute("DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,)).rowcount
-            snapshots = self._db.execute(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE topic LIKE ? "
-                "ORDER BY id DESC LIMIT -1 OFFSET ?)",
-                (f"%{SNAPSHOT_TOPIC_SUFFIX}", self.max_snapshots),
-            ).rowcount
-            old += snapshots
-            excess = max(0, self._depth - old - self.max_events)
-            if excess:
-                self._db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (excess,)
-                )
-            self._depth -= old + excess
-            self._dirty = self._dirty or bool(old or excess)
-        if old - snapshots:
-            logger.warning(
-                "outbox %s: dropped %d event(s) older than %.0f s", self.path, old - snapshots, self.max_age_s
-            )
-        if snapshots:
-            logger.warning(
-                "outbox %s: dropped the %d oldest snapshot(s) to keep %d",
-                self.path,
-                snapshots,
+            old = self._delete_where("kind = 'event' AND created < ?", cutoff)
+            old_snapshots = self._delete_where("kind = 'snapshot' AND created < ?", cutoff)
+            extra_snapshots = self._delete_where(
+                "id IN (SELECT id FROM outbox WHERE kind = 'snapshot' ORDER BY id DESC LIMIT -1 OFFSET ?)",
                 self.max_snapshots,
             )
+            events = int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'event'").fetchone()[0])
+            excess = max(0, events - self.max_events)
+            if excess:
+                self._delete_where(
+                    "id IN (SELECT id FROM outbox WHERE kind = 'event' ORDER BY id LIMIT ?)", excess
+                )
+            total = old + old_snapshots + extra_snapshots + excess
+            self._depth -= total
+            self._dirty = self._dirty or bool(total)
+        if old:
+            logger.warning("outbox %s: dropped %d event(s) older than %.0f s", self.path, old, self.max_age_s)
         if excess:
             logger.warning(
                 "outbox %s: dropped the %d oldest event(s) to stay within %d",
@@ -243,8 +244,22 @@ class Outbox:
                 excess,
                 self.max_events,
             )
+        if old_snapshots or extra_snapshots:
+            logger.warning(
+                "outbox %s: dropped %d snapshot(s) older than %.0f s and the %d oldest beyond %d",
+                self.path,
+                old_snapshots,
+                self.max_age_s,
+                extra_snapshots,
+                self.max_snapshots,
+            )
         self.dropped += old + excess
-        return old + excess
+        self.dropped_snapshots += old_snapshots + extra_snapshots
+        return total
+
+    def _delete_where(self, condition: str, value: float) -> int:
+        """DELETE the outbox rows matching `condition` (one `?` for `value`); how many. Under the lock."""
+        return int(self._db.execute(f"DELETE FROM outbox WHERE {condition}", (value,)).rowcount)
 
     def close(self) -> None:
         """Checkpoint and close the file (rows stay for the next start)."""
@@ -252,3 +267,13 @@ class Outbox:
             self._checkpointer.close()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring an older file's tables up to OUTBOX_FORMAT in place, keeping every queued row: format 3 added
+    the outbox's `kind` column (rows of format 1 and 2 files are all events, its default). Checked by
+    column, not by version number, so an upgrade interrupted before `user_version` was written is
+    finished at the next start."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(outbox)")}
+    if "kind" not in columns:
+        db.execute("ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'event'")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge.errors import EdgeError
-from edge.publish.outbox import Outbox
+from edge.publish.outbox import OUTBOX_FORMAT, Outbox
 
 
 def test_rows_come_back_in_commit_order_and_survive_reopen(tmp_path: Path) -> None:
@@ -109,13 +109,16 @@ def test_open_events_are_recorded_with_their_message_and_removed_by_their_end(tm
     assert again.open_events() == []
 
 
+_FORMAT_1_TABLE = (
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, topic TEXT NOT NULL, "
+    "payload TEXT NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL);"
+)
+
+
 def test_a_format_1_outbox_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite"
     old = sqlite3.connect(path)
-    old.executescript(
-        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, topic TEXT NOT NULL, "
-        "payload TEXT NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL); PRAGMA user_version=1;"
-    )
+    old.executescript(_FORMAT_1_TABLE + "PRAGMA user_version=1;")
     old.execute(
         "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, 't', '{}', 1, 0)",
         (time.time(),),
@@ -124,4 +127,45 @@ def test_a_format_1_outbox_is_upgraded_in_place(tmp_path: Path) -> None:
     old.close()
     box = Outbox(path)
     assert box.depth() == 1 and box.open_events() == []  # the queued event kept, the new table added
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == OUTBOX_FORMAT == 3
+    assert sqlite3.connect(path).execute("SELECT kind FROM outbox").fetchall() == [("event",)]
+
+
+def test_a_format_2_outbox_keeps_its_rows_and_open_events_and_gains_the_row_kind(tmp_path: Path) -> None:
+    """Format 2 (open events, i18) to 3 (each row says whether it is an event or a snapshot): the queued
+    rows stay and count as events, the open events stay to be ended at start, and the bounds tell the
+    kinds apart afterwards."""
+    path = tmp_path / "outbox.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        _FORMAT_1_TABLE
+        + "CREATE TABLE open_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, "
+        "topic TEXT NOT NULL, payload TEXT NOT NULL); PRAGMA user_version=2;"
+    )
+    start = '{"id":"a","state":"start"}'
+    old.execute(
+        "INSERT INTO outbox (created, topic, payload, qos, retain) VALUES (?, 't/event', ?, 1, 0)",
+        (time.time(), start),
+    )
+    old.execute("INSERT INTO open_events (event_id, topic, payload) VALUES ('a', 't/event', ?)", (start,))
+    old.commit()
+    old.close()
+    box = Outbox(path, max_events=2, max_snapshots=1)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert [r.payload for r in box.after(0, 10)] == [start] and box.open_events() == [("t/event", start)]
+    for i in range(2):
+        box.add("t/event/snapshot", f'{{"s":{i}}}', kind="snapshot")
+    box.add("t/event", '{"id":"a","state":"end"}', event=("a", "end"))
+    assert box.prune() == 1 and box.dropped_snapshots == 1 and box.dropped == 0  # the old row is an event
+    assert [r.payload for r in box.after(0, 10)] == [start, '{"s":1}', '{"id":"a","state":"end"}']
+    assert box.open_events() == []
+    box.close()
+    # reopening a format 3 file changes nothing
+    again = Outbox(path)
+    assert again.depth() == 3
+    assert sqlite3.connect(path).execute("SELECT kind FROM outbox ORDER BY id").fetchall() == [
+        ("event",),
+        ("snapshot",),
+        ("event",),
+    ]
+    again.close()

@@ -272,14 +272,22 @@ def test_frame_slot_offers_frames_only_to_watchers_and_at_the_stream_rate() -> N
 
 
 def test_outbox_bounds_snapshots_apart_and_never_drops_an_event_for_them(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.sqlite", max_events=1000, max_snapshots=3)
+    box = Outbox(tmp_path / "o.sqlite", max_events=10, max_snapshots=3)
     for i in range(10):
         box.add("edge-pose/cam/event", f'{{"n": {i}}}')
-        box.add("edge-pose/cam/event/snapshot", f'{{"s": {i}}}')
-    assert box.prune() == 7
+        box.add("edge-pose/cam/event/snapshot", f'{{"s": {i}}}', kind="snapshot")
+    # 20 rows, 10 of them events: exactly max_events, so only the 7 oldest snapshots go
+    assert box.prune() == 7 and box.dropped == 0 and box.dropped_snapshots == 7
     rows = box.after(0, 100)
     assert [r.payload for r in rows if r.topic.endswith("/snapshot")] == ['{"s": 7}', '{"s": 8}', '{"s": 9}']
-    assert len([r for r in rows if r.topic.endswith("/event")]) == 10
+    assert [r.payload for r in rows if r.topic.endswith("/event")] == [f'{{"n": {i}}}' for i in range(10)]
+    box.add("edge-pose/cam/event", '{"n": 10}')  # one event too many: the oldest event goes, no snapshot
+    assert box.prune() == 1 and box.dropped == 1 and box.depth() == 13
+    assert [r.payload for r in box.after(0, 100) if r.topic.endswith("/snapshot")] == [
+        '{"s": 7}',
+        '{"s": 8}',
+        '{"s": 9}',
+    ]
     box.close()
 
 
