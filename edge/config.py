@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ from edge.loader import Section, read_document, validate_section
 from edge.pose.manifest import default_model_dir, load_manifest, verify_model_file
 from edge.pose.registry import DEFAULT_MODEL
 from edge.pose.settings import PoseConfig
-from edge.preview.config import PreviewConfig, check_preview_install
+from edge.preview.config import PreviewConfig, check_preview_install, server_tls_context
 from edge.publish.mqtt import TlsSettings, tls_context
 from edge.publish.settings import TOPIC_SAFE, MqttConfig, OutboxConfig, SnapshotConfig
 from edge.redact import mask_passwords
@@ -172,14 +172,15 @@ class AppConfig(Section):
 
 @dataclass(frozen=True, slots=True)
 class Secrets:
-    """Secrets read from files at load time (never stored in the config itself)."""
+    """Secrets read from files at load time (never stored in the config itself). The passwords are left
+    out of the repr, so no log line, error or traceback that shows a LoadedConfig shows them."""
 
     mqtt_username: str | None = None
-    mqtt_password: str | None = None
+    mqtt_password: str | None = field(default=None, repr=False)
     tls_ca_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-    preview_password: str | None = None
+    preview_password: str | None = field(default=None, repr=False)
     preview_tls_cert_file: Path | None = None
     preview_tls_key_file: Path | None = None
 
@@ -317,10 +318,17 @@ def check_outbox_path(outbox: Path) -> str | None:
 
 def check_host(config: AppConfig, path: str, secrets: Secrets) -> list[str]:
     """The checks of this machine `edge-pose run` makes before it starts anything: the models, the live
-    view's library (when preview.enabled), the outbox location, the TLS files (parsed as PEM), the camera
-    driver. Returns warning lines."""
+    view's library and HTTPS files (when preview.enabled), the outbox location, the broker's TLS files
+    (parsed as PEM), the camera driver. Returns warning lines."""
     warnings = check_models(config, path)
-    check_preview_install(config.preview, path)
+    if config.preview.enabled:
+        check_preview_install(config.preview, path)
+        files = preview_tls_files(secrets)
+        if files is not None:
+            try:
+                server_tls_context(*files)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
     if config.mqtt.enabled:
         problem = check_outbox_path(config.outbox.path)
         if problem is not None:
@@ -350,6 +358,13 @@ def tls_settings(config: AppConfig, secrets: Secrets) -> TlsSettings | None:
         key_file=secrets.tls_key_file,
         insecure=tls.insecure,
     )
+
+
+def preview_tls_files(secrets: Secrets) -> tuple[Path, Path] | None:
+    """The live view's certificate and key, resolved in the credentials directory (None: plain HTTP)."""
+    if secrets.preview_tls_cert_file is None or secrets.preview_tls_key_file is None:
+        return None
+    return secrets.preview_tls_cert_file, secrets.preview_tls_key_file
 
 
 def shown(config: AppConfig) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import ssl
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -92,6 +93,24 @@ class PreviewConfig(Section):
     def login_required(self) -> bool:
         """Whether every request must carry the Basic login (a password file is set)."""
         return self.password_file is not None
+
+
+def server_tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """The live view's HTTPS context (TLS 1.2 or later) with its certificate and key; ConfigError naming
+    preview.tls.cert_file when the files are unreadable, not PEM or do not match (the config loader calls
+    this too, so check-config finds what the server would refuse)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(cert_file), str(key_file))
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"preview.tls.cert_file: {cert_file} with preview.tls.key_file {key_file}: not a PEM "
+            f"certificate and its matching private key ({exc.reason or exc})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"preview.tls.cert_file: {cert_file}: {exc.strerror or exc}") from None
+    return context
 
 
 def check_preview_install(preview: PreviewConfig, path: str) -> None:

@@ -24,12 +24,13 @@ import re
 import ssl
 import threading
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from edge.preview.config import PreviewConfig
+from edge.preview.config import PreviewConfig, server_tls_context
 from edge.preview.frame_slot import Encoded
 from edge.preview.zone_editor import ZoneSaveError
 
@@ -107,7 +108,7 @@ class PreviewServer:
         config: PreviewConfig,
         stage: PreviewStage,
         password: str | None,
-        tls_files: tuple[str, str] | None,
+        tls_files: tuple[Path, Path] | None,
     ) -> None:
         self.config = config
         self.stage = stage
@@ -287,17 +288,10 @@ class PreviewServer:
 
     # --- the thread ----------------------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if self._tls_files is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self._tls_files[0], self._tls_files[1])
-        return context
-
     def start(self) -> None:
-        """Bind and serve on a thread of its own; OSError/ssl.SSLError if the address or TLS files fail."""
-        context = self._ssl_context()
+        """Bind and serve on a thread of its own; OSError if the address fails, ConfigError (naming
+        preview.tls.cert_file) if the TLS files do."""
+        context = server_tls_context(*self._tls_files) if self._tls_files is not None else None
         server_log = logging.getLogger("aiohttp.server")
         if _quiet_bad_requests not in server_log.filters:
             server_log.addFilter(_quiet_bad_requests)

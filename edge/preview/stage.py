@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge.annotate import draw_scene
-from edge.config import LoadedConfig
+from edge.config import LoadedConfig, preview_tls_files
+from edge.errors import ConfigError
 from edge.pipeline import FrameResult, Pipeline
 from edge.preview.frame_slot import Encoded, FrameSlot, Sample
 from edge.preview.snapshot import Snapshot, SnapshotWorker, encode_jpeg, resize
@@ -134,15 +135,10 @@ class PreviewStage:
         from edge.preview.server import PreviewServer  # aiohttp is loaded only here
 
         secrets = self.loaded.secrets
-        tls = (
-            (str(secrets.preview_tls_cert_file), str(secrets.preview_tls_key_file))
-            if secrets.preview_tls_cert_file is not None and secrets.preview_tls_key_file is not None
-            else None
-        )
-        server = PreviewServer(self.preview, self, secrets.preview_password, tls)
+        server = PreviewServer(self.preview, self, secrets.preview_password, preview_tls_files(secrets))
         try:
             server.start()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ConfigError) as exc:  # check-config passed: the files changed since
             self.preview_state = "failed"
             logger.error(
                 "preview: cannot serve on %s:%d (%s); running without the live view",

@@ -91,7 +91,7 @@ class MqttSettings:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a repr (logs, tracebacks)
     tls: TlsSettings | None = None
     snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
 

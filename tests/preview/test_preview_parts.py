@@ -80,6 +80,42 @@ def test_loopback_and_the_password_file(tmp_path: Path) -> None:
     assert loaded.secrets.preview_password == "hunter2" and loaded.credentials_dir == creds
 
 
+def test_the_passwords_never_show_in_check_config_errors_or_reprs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The preview's login password is read from its file through the credentials directory, like the
+    MQTT one, and then shows nowhere: not in check-config --show (which masks the camera URI's password),
+    not in an error about the preview's files, not in the repr of the loaded config's secrets."""
+    from edge.cli import main
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "edge-pose_preview_password").write_text("Preview-s3cret\n")  # as LoadCredential= names it
+    (creds / "mqtt_user").write_text("cam-1\n")
+    (creds / "mqtt_password").write_text("Mqtt-s3cret\n")
+    (creds / "not-pem").write_text("not a certificate\n")
+    config = {
+        **ON_THIS_MACHINE,
+        "camera": {"source": "rtsp://op:Camera-s3cret@cam.example/stream"},
+        "mqtt": {"enabled": False, "username_file": "mqtt_user", "password_file": "mqtt_password"},
+        "preview": {"enabled": True, "host": "0.0.0.0", "password_file": "preview_password"},
+    }
+    path = write_config(tmp_path / "c.yaml", config)
+    assert main(["check-config", str(path), "--credentials-dir", str(creds), "--show"]) == 0
+    shown = capsys.readouterr()
+    assert "password_file: preview_password" in shown.out and "op:***@cam.example" in shown.out
+    loaded = load_config(str(path), creds)
+    assert loaded.secrets.preview_password == "Preview-s3cret"
+    tls = {"cert_file": "not-pem", "key_file": "not-pem"}
+    bad = write_config(tmp_path / "bad.yaml", {**config, "preview": {**config["preview"], "tls": tls}})
+    assert main(["check-config", str(bad), "--credentials-dir", str(creds)]) == 78
+    errors = capsys.readouterr()
+    assert "preview.tls.cert_file" in errors.err and "not a PEM certificate" in errors.err
+    for text in (shown.out, shown.err, errors.out, errors.err):
+        assert "s3cret" not in text, text
+    assert "Preview-s3cret" not in repr(loaded) and "Mqtt-s3cret" not in repr(loaded)
+
+
 def test_preview_without_aiohttp_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 

@@ -210,6 +210,21 @@ CONFIG_CASES = [
     Case("tls-key-missing", "config",
          setting("mqtt.tls", {"ca_file": "@PEM_CA@", "cert_file": "@PEM_CA@", "key_file": "key-missing.pem"}),
          "mqtt.tls.key_file", "file not found"),
+    # the live view and the snapshots (edge/preview/config.py, edge/publish/settings.py)
+    Case("preview-off-loopback-without-password", "config", setting("preview", {"enabled": True, "host": "0.0.0.0"}),
+         "preview", "password_file is required when host '0.0.0.0' is not a loopback address"),
+    Case("preview-host-a-name", "config", setting("preview.host", "camera.local"), "preview.host",
+         "is not an IP address"),
+    Case("preview-password-file-missing", "config",
+         setting("preview", {"enabled": True, "host": "0.0.0.0", "password_file": "nope"}),
+         "preview.password_file", "file not found"),
+    Case("preview-tls-not-pem", "config",
+         setting("preview", {"enabled": True, "tls": {"cert_file": "@TMP@/a-file", "key_file": "@TMP@/a-file"}}),
+         "preview.tls.cert_file", "not a PEM certificate and its matching private key"),
+    Case("snapshots-privacy-unknown", "config", setting("snapshots.privacy", "pixelated"), "snapshots.privacy",
+         "input should be 'skeleton', 'blurred' or 'full'"),
+    Case("snapshots-type-misspelt", "config", setting("snapshots.types", ["falls"]), "snapshots.types.0",
+         "input should be 'fall'"),
 ]  # fmt: skip
 
 # Rules files (the bare section, as `replay --rules` takes it); the same text is also tried as the
