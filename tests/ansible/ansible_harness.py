@@ -177,6 +177,20 @@ def openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
+def unit_exposure(root: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """`systemd-analyze security --offline=true` of the unit installed under `root`: the overall exposure
+    level and the finished command."""
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={root}", "edge-pose.service"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"Overall exposure level for edge-pose\.service:\s*([0-9.]+)", proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    return float(match[1]), proc
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

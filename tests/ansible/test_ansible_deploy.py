@@ -11,7 +11,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from ansible_harness import BROKER, CAMERA, REPO, Deployment
+from ansible_harness import BROKER, CAMERA, REPO, Deployment, unit_exposure
 
 SECURITY_LIMIT = 2.0  # issue 7 / issue 6: systemd-analyze security --offline=true must score at most this
 
@@ -72,22 +72,9 @@ def test_unit_passes_systemd_analyze_verify(deployment: Deployment) -> None:
 
 
 def test_unit_security_score(deployment: Deployment) -> None:
-    proc = subprocess.run(
-        [
-            "systemd-analyze",
-            "security",
-            "--offline=true",
-            f"--root={deployment.camera_root}",
-            "edge-pose.service",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    match = re.search(r"Overall exposure level for edge-pose\.service:\s*([0-9.]+)", proc.stdout)
-    assert match, proc.stdout + proc.stderr
-    print(f"\nsystemd-analyze security (installed unit): {match[1]}")
-    assert float(match[1]) <= SECURITY_LIMIT
+    exposure, proc = unit_exposure(deployment.camera_root)
+    print(f"\nsystemd-analyze security (installed unit): {exposure}")
+    assert exposure <= SECURITY_LIMIT
     assert proc.returncode == 0, proc.stderr
 
 

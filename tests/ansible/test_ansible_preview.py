@@ -8,7 +8,6 @@ Runs once the deployment tests are done with the camera (this file sorts after t
 from __future__ import annotations
 
 import json
-import re
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_harness import CAMERA, Deployment, PlaybookRun, run_playbook
+from ansible_harness import CAMERA, Deployment, PlaybookRun, run_playbook, unit_exposure
 
 PREVIEW_SECURITY_LIMIT = 1.7  # issue 17: the drop-in must not make the unit's exposure worse than this
 PASSWORD = "installer-secret-0"
@@ -118,22 +117,9 @@ def test_unit_with_the_dropin_verifies_and_keeps_its_score(
         check=False,
     )
     assert verify.returncode == 0 and not [line for line in verify.stderr.splitlines() if "edge-pose" in line]
-    security = subprocess.run(
-        [
-            "systemd-analyze",
-            "security",
-            "--offline=true",
-            f"--root={deployment.camera_root}",
-            "edge-pose.service",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    match = re.search(r"Overall exposure level for edge-pose\.service:\s*([0-9.]+)", security.stdout)
-    assert match, security.stdout + security.stderr
-    print(f"\nsystemd-analyze security with the preview drop-in: {match[1]}")
-    assert float(match[1]) <= PREVIEW_SECURITY_LIMIT
+    exposure, _ = unit_exposure(deployment.camera_root)
+    print(f"\nsystemd-analyze security with the preview drop-in: {exposure}")
+    assert exposure <= PREVIEW_SECURITY_LIMIT
 
 
 def test_dropin_file_is_the_role_s(deployment: Deployment, preview_run: PlaybookRun) -> None:
