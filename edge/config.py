@@ -193,9 +193,8 @@ class LoadedConfig:
     secrets: Secrets
     path: str
     warnings: tuple[str, ...] = ()
-    credentials_dir: Path | None = (
-        None  # where relative secret names resolved (the zone editor reloads with it)
-    )
+    # where relative secret names resolved (the zone editor loads the config it saves with it)
+    credentials_dir: Path | None = None
 
 
 def validate(document: Any, path: str) -> AppConfig:

@@ -5,6 +5,7 @@ the frame slot's rate, and the outbox bound on snapshots."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,10 @@ from edge.errors import ConfigError
 from edge.preview.config import PreviewConfig, check_preview_install
 from edge.preview.frame_slot import FrameSlot, Sample
 from edge.preview.zone_editor import ZoneSaveError, save_zones
+from edge.publish.messages import Message
+from edge.publish.mqtt import MqttPublisher, MqttSettings
 from edge.publish.outbox import Outbox
+from edge.publish.settings import OutboxConfig, SnapshotConfig
 from edge.rules.config import RulesConfig, ZoneConfig
 from edge.rules.engine import RulesEngine
 from edge.rules.zones import ZoneFilter
@@ -324,6 +328,32 @@ def test_outbox_bounds_snapshots_apart_and_never_drops_an_event_for_them(tmp_pat
         '{"s": 8}',
         '{"s": 9}',
     ]
+    box.close()
+
+
+def test_a_snapshot_goes_through_the_outbox_as_a_snapshot_and_opens_no_event(tmp_path: Path) -> None:
+    """The publisher queues a snapshot like an event (QoS 1, on disk) but with its own bound, and a
+    snapshot is no event: it records no open event (which the next start would end) and no alarm."""
+    path = tmp_path / "o.sqlite"
+    settings = MqttSettings(
+        device="cam-1", outbox=OutboxConfig(path=path), snapshots=SnapshotConfig(max_queued=1)
+    )
+    publisher = MqttPublisher(settings)
+    start = {"id": "e1", "type": "fall", "state": "start"}
+    publisher.publish(Message(kind="event", topic="edge-pose/cam-1/event", payload=start, qos=1))
+    for n in range(2):
+        snapshot = {"schema": 1, "event_id": "e1", "type": "fall", "n": n}
+        publisher.publish(
+            Message(kind="snapshot", topic="edge-pose/cam-1/event/snapshot", payload=snapshot, qos=1)
+        )
+    assert [m.payload for m in publisher.open_events()] == [start]
+    counters = publisher.counters
+    assert counters["events_queued"] == 1 and counters["snapshots_queued"] == 2
+    publisher.close()
+    rows = sqlite3.connect(path).execute("SELECT kind, qos FROM outbox ORDER BY id").fetchall()
+    assert rows == [("event", 1), ("snapshot", 1), ("snapshot", 1)]
+    box = Outbox(path, max_snapshots=settings.snapshots.max_queued)
+    assert box.prune() == 1 and box.depth() == 2  # the older snapshot goes, the event stays
     box.close()
 
 
