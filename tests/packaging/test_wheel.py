@@ -103,6 +103,8 @@ def test_wheel_carries_every_manifest_file_with_its_checksum(dist: tuple[Path, P
         # The carried manifest is the checkout's, byte for byte; the rebuild scripts stay in the sdist.
         assert zf.read(f"{PACKAGED}/manifest.json") == (REPO / "models/manifest.json").read_bytes()
         assert not [n for n in names if n.startswith(PACKAGED) and n.endswith((".py", ".sh"))]
+        # the live view's page (package data; the wheel is built from the sdist, so both carry it)
+        assert {f"edge/preview/static/{f}" for f in ("index.html", "app.js", "style.css")} <= names
 
 
 def test_installed_wheel_replays_an_image_on_its_own(fresh_venv: Path, data_dir: Path) -> None:
