@@ -21,6 +21,14 @@ def main(path: str) -> int:
     for topic, n in topics.items():
         print(f"  {n:5d} × {topic}")
     print(f"  {len(with_people)} of {len(poses)} frames have a person in them")
+    if poses:
+        counts = [len(m["payload"]["poses"]) for m in poses]
+        ids = {p["track_id"] for m in poses for p in m["payload"]["poses"]}
+        ranked = sorted(counts)
+        print(
+            f"  people followed per frame: mean {sum(counts) / len(counts):.1f}, median {ranked[len(ranked) // 2]}, "
+            f"max {max(counts)}; {len(ids)} track ids ({poses[0]['payload']['model']})"
+        )
     events = [m for m in lines if m["topic"].endswith("/event")]
     for m in events:
         e = m["payload"]

@@ -45,13 +45,18 @@ class Pose:
     """One person's keypoints in full-frame normalised coordinates, in `layout` order.
 
     `track_id` is None until a tracker (or a single-pose estimator that tracks its one person)
-    assigns one."""
+    assigns one. `origin` says how this frame's keypoints were measured: "model" (the estimator ran on
+    this person this frame; every single-model estimator), and for the multi-person front-end "crop"
+    (the person's own Lightning crop), "discovery" (MultiPose keypoints, not refined yet) or "coast"
+    (not measured this frame under the compute budget: the last keypoints moved on at the track's
+    velocity; the rules skip these)."""
 
     keypoints: Keypoints
     score: float
     layout: str = "coco17"
     track_id: int | None = None
     bbox: tuple[float, float, float, float] = field(default=(0.0, 0.0, 0.0, 0.0))
+    origin: str = "model"
 
 
 def keypoint_bbox(keypoints: Keypoints, min_score: float) -> tuple[float, float, float, float]:

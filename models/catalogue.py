@@ -340,6 +340,33 @@ MODELS += (
 )
 
 
+# Front-ends: names that compose shipped files instead of adding one. Their manifest entry is the
+# refiner's entry (file, sha256, tensors) under the front-end's name and family, plus the models it
+# composes, so `edge-pose models`, the config check and the checksum test treat it like any model.
+@dataclass(frozen=True)
+class FrontEnd:
+    """A model name the edge package runs as several shipped files."""
+
+    name: str
+    family: str
+    refiner: str  # the shipped model whose file the entry points at
+    detector: str
+    notes: str
+
+
+FRONT_ENDS: tuple[FrontEnd, ...] = (
+    FrontEnd(
+        name="movenet_lightning_multi",
+        family="multi_person",
+        refiner="movenet_lightning",
+        detector="movenet_multipose",
+        notes="Multi-person front-end (edge/pose/multi_person.py): MoveNet MultiPose INT8 discovers people "
+        "on the whole frame and on tiles, each tracked person is refined on their own smart crop by "
+        "INT8 Lightning 192x192 (this entry's file). No file of its own.",
+    ),
+)
+
+
 # Trials that are built and measured but not shipped (build.sh --experiments): BlazePose
 # landmark models through the TF.js route, float and INT8, checked against MediaPipe's files.
 _TFJS_BLAZEPOSE_ROLES = ("heatmap", "segmentation", "landmarks", "pose_flag", "world_landmarks")

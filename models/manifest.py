@@ -88,6 +88,29 @@ def entry(spec: catalogue.ModelSpec, deb_root: Path) -> dict:
     return result
 
 
+def front_end_entry(front_end: catalogue.FrontEnd, refiner: dict) -> dict:
+    """A front-end's manifest entry: its refiner's file and tensors under the front-end's name."""
+    return {
+        **refiner,
+        "name": front_end.name,
+        "family": front_end.family,
+        "refiner": front_end.refiner,
+        "detector": front_end.detector,
+        "reference": None,
+        "notes": front_end.notes,
+    }
+
+
+def with_front_ends(entries: list[dict]) -> list[dict]:
+    """`entries` plus the front-ends whose refiner and detector are among them."""
+    by_name = {e["name"]: e for e in entries}
+    return entries + [
+        front_end_entry(f, by_name[f.refiner])
+        for f in catalogue.FRONT_ENDS
+        if f.refiner in by_name and f.detector in by_name
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deb-root", type=Path, required=True, help="unpacked opencv-doc .deb")
@@ -100,6 +123,8 @@ def main() -> int:
         refs = {s.reference for s in catalogue.EXPERIMENTS}
         specs = catalogue.EXPERIMENTS + tuple(catalogue.by_name(r) for r in sorted(refs))
     entries = [entry(s, args.deb_root) for s in specs if (MODELS_DIR / s.file).is_file()]
+    if not args.experiments:
+        entries = with_front_ends(entries)
     MANIFEST.write_text(json.dumps({"schema": SCHEMA, "models": entries}, indent=1) + "\n")
     print(f"manifest: {len(entries)} models -> {MANIFEST}")
     return 0

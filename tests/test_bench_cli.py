@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edge.pose.registry import DEFAULT_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -28,11 +30,7 @@ def test_bench_json_has_the_promised_figures(data_dir: Path) -> None:
     # At 1 thread an invoke's CPU time is its wall time: counted around the bare invokes only, not
     # the pipeline frames between them (those would add a third or more).
     assert 0 < result["bare_cpu_ms_per_invoke"] <= 1.2 * result["bare_ms_p95"], result
-    assert (
-        result["model"] == "movenet_lightning"
-        and result["frames"] == 20
-        and result["frame_size"] == [640, 360]
-    )
+    assert result["model"] == DEFAULT_MODEL and result["frames"] == 20 and result["frame_size"] == [640, 360]
     # Every timed frame built and encoded its pose message (and any events) for the publisher.
     assert result["messages"] >= 2 * 20
 

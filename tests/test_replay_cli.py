@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from edge.layouts import COCO17
+from edge.pose.registry import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def read_jsonl(path: Path) -> list[dict]:
 def check_pose_message(m: dict, device: str = "replay") -> None:
     assert m["topic"] == f"edge-pose/{device}/pose"
     p = m["payload"]
-    assert p["schema"] == 1 and p["device"] == device and p["model"] == "movenet_lightning"
+    assert p["schema"] == 1 and p["device"] == device and p["model"] == DEFAULT_MODEL
     assert isinstance(p["frame"], int) and isinstance(p["ts"], float)
     for pose in p["poses"]:
         assert pose["layout"] == "coco17" and len(pose["keypoints"]) == len(COCO17)

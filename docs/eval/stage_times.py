@@ -48,7 +48,7 @@ def main() -> int:
     cv2.setNumThreads(1)  # as the CLI does
     frames = list(read_frames(probe(str(CLIP))))
     est = load_estimator("movenet_lightning", threads=args.threads)
-    assert isinstance(est, MoveNetSinglePose) and est._heads is not None
+    assert isinstance(est, MoveNetSinglePose) and est.runner.heads is not None
     bare = load_interpreter(find_model("movenet_lightning").path, args.threads)
     rules = RulesEngine()
     rows: list[list[float]] = []
@@ -60,13 +60,13 @@ def main() -> int:
             rules.reset()
         region = est._crop or padded_square_region(f.height, f.width)
         t = [time.perf_counter()]
-        shown = crop_resize_into(f.image, region, est._warped)
+        shown = crop_resize_into(f.image, region, est.runner.warped)
         t.append(time.perf_counter())
-        bgr_to_input(est._warped, est._input_view())
+        bgr_to_input(est.runner.warped, est.runner.input_view())
         t.append(time.perf_counter())
         est.interpreter.invoke()
         t.append(time.perf_counter())
-        raw = est._heads.decode()
+        raw = est.runner.heads.decode()
         t.append(time.perf_counter())
         points = raw.tolist()
         keypoints_valid(points)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from edge import __version__
 from edge.capture.media_file import probe, read_frames
+from edge.commands.bench_scenes import run_scenes
 from edge.commands.pipeline_options import add_pipeline_options, pipeline_choice
 from edge.errors import EdgeError
 from edge.pipeline import Pipeline
@@ -67,6 +68,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--input", default=str(DEFAULT_INPUT), help="video or image (default: the demo clip)")
     p.add_argument("--frames", type=int, default=300, help="frames to time (the clip loops; default 300)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument(
+        "--scenes",
+        action="store_true",
+        help="CPU per frame with nobody, one person and a crowd in view, --model beside single-pose "
+        "Lightning and MultiPose (edge/commands/bench_scenes.py)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="--scenes: interleaved rounds (default 3)")
+    p.add_argument(
+        "--one", metavar="FILE", help="--scenes: the one-person clip (default ../shared video_3.mp4)"
+    )
+    p.add_argument(
+        "--mediapipe", metavar="PYTHON", help="--scenes: a Python with mediapipe, for the comparison"
+    )
     p.set_defaults(func=run)
 
 
@@ -93,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     """Decode, warm up, time; print the figures."""
     if args.frames < 10:
         raise EdgeError("--frames: at least 10 frames are needed for a median and a p95")
+    if args.scenes:
+        return run_scenes(args)
     info = probe(args.input)
     frames: list[Frame] = list(itertools.islice(read_frames(info), MAX_DECODED_FRAMES))
     choice = pipeline_choice(args)

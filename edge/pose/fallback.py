@@ -79,6 +79,11 @@ class FallbackEstimator:
         return self._current.last_region
 
     @property
+    def front_end(self) -> object | None:
+        """The model in use's front-end figures (multi-person front-end only), for the stats message."""
+        return getattr(self._current, "front_end", None)
+
+    @property
     def using_fallback(self) -> bool:
         """True once the fallback model has taken over."""
         return self.switched_reason is not None

@@ -33,14 +33,18 @@ def topic(prefix: str, device: str, name: str) -> str:
 
 
 def pose_payload(pose: Pose) -> dict[str, Any]:
-    """One entry of a pose message's `poses` list."""
-    return {
+    """One entry of a pose message's `poses` list (`origin` only for the multi-person front-end's
+    "crop" / "discovery" / "coast": single-model estimators' messages are unchanged)."""
+    payload: dict[str, Any] = {
         "track_id": pose.track_id,
         "score": round(float(pose.score), SCORE_DECIMALS),
         "bbox": [round(float(v), COORD_DECIMALS) for v in pose.bbox],
         "layout": pose.layout,
         "keypoints": _rounded_keypoints(pose.keypoints),
     }
+    if pose.origin != "model":
+        payload["origin"] = pose.origin
+    return payload
 
 
 def _rounded_keypoints(keypoints: Keypoints) -> list[list[float]]:

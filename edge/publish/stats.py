@@ -39,11 +39,16 @@ class StatsSnapshot:
     preview: str = "off"  # off | on | failed: whether the live view serves frames (edge/preview/)
     preview_viewers: int = 0  # pages or streams watching right now
     snapshots: str = "off"  # off | skeleton | blurred | full: event snapshots and their privacy level
+    # The multi-person front-end's budget at work (edge/pose/multi_person.py FrontEndStats.as_dict):
+    # people followed, crops and discovery invokes per frame, people coasting; None for other models.
+    front_end: dict[str, float | int] | None = None
 
 
 def stats_message(prefix: str, device: str, snapshot: StatsSnapshot) -> Message:
     """The stats message: QoS 0, not retained (the `status` topic says whether a device is alive)."""
     payload = asdict(snapshot)
+    if payload["front_end"] is None:
+        del payload["front_end"]
     for key in ("inference_ms_p50", "inference_ms_p95", "pipeline_ms_p50", "pipeline_ms_p95"):
         payload[key] = round(float(payload[key]), MS_DECIMALS)
     payload["fps"] = round(float(payload["fps"]), FPS_DECIMALS)

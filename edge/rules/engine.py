@@ -120,6 +120,10 @@ class RulesEngine:
         present = {p.track_id if p.track_id is not None else UNTRACKED_ID for p in poses}
         for pose in poses:
             track_id = pose.track_id if pose.track_id is not None else UNTRACKED_ID
+            if pose.origin == "coast":  # not measured this frame (compute budget): present, nothing new
+                if track_id in self._tracks:
+                    seen.add(track_id)
+                continue
             if track_id in seen:
                 logger.debug(
                     "track %d appears twice in frame %d; the second pose is ignored", track_id, frame.index

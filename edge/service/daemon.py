@@ -25,6 +25,7 @@ from edge.config import LoadedConfig, tls_settings
 from edge.errors import ConfigError
 from edge.pipeline import Pipeline
 from edge.pose.manifest import ModelSpec
+from edge.pose.multi_person import FrontEndStats
 from edge.pose.output_guard import OutputStats
 from edge.pose.registry import PoseEstimator, create_estimator
 from edge.pose.smart_crop import CropRegion
@@ -196,6 +197,7 @@ class Daemon:
 
     def stats_snapshot(self, estimator: TimedEstimator) -> StatsSnapshot:
         """Figures for the stats message."""
+        front_end = getattr(estimator.inner, "front_end", None)
         inf50, inf95 = self.metrics.inference_ms()
         pipe50, pipe95 = self.metrics.pipeline_ms()
         return StatsSnapshot(
@@ -214,6 +216,7 @@ class Daemon:
             invalid_outputs=estimator.stats.invalid_outputs,
             version=__version__,
             **(self.preview.stats_fields() if self.preview is not None else {}),
+            front_end=front_end.as_dict() if isinstance(front_end, FrontEndStats) else None,
         )
 
     # --- the run -------------------------------------------------------------------------------

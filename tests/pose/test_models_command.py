@@ -12,7 +12,7 @@ import pytest
 from edge.cli import main
 from edge.errors import EX_DATAERR
 from edge.pose.manifest import default_model_dir, load_manifest
-from edge.pose.registry import create_estimator
+from edge.pose.registry import DEFAULT_MODEL, create_estimator
 from edge.publish.messages import pose_message
 from edge.types import Frame
 
@@ -27,7 +27,7 @@ def test_table_lists_every_model_verified(capsys: pytest.CaptureFixture[str]) ->
     rows = [line for line in out.splitlines() if line.split() and line.split()[0] in names]
     assert len(rows) == len(names)
     assert all(row.rstrip().endswith("ok") for row in rows)
-    assert "movenet_lightning *" in out and "blazepose33" in out and "int8" in out and "MB" in out
+    assert f"{DEFAULT_MODEL} *" in out and "blazepose33" in out and "int8" in out and "MB" in out
 
 
 def test_corrupt_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

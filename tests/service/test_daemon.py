@@ -15,6 +15,8 @@ from typing import Any
 from daemon_helpers import DEMO_CLIP, EDGE_POSE, NotifySocket, base_config, write_config
 from mosquitto import Mosquitto, Received
 
+from edge.pose.registry import DEFAULT_MODEL
+
 
 def mqtt_config(broker: Mosquitto, device: str, tmp_path: Path, source: str, **camera: Any) -> dict[str, Any]:
     config = base_config(
@@ -48,9 +50,7 @@ def test_sigterm_stops_within_5s_and_publishes_stopped(
     sub.wait_for(lambda ms: "online" in payloads(ms, "status") and len(payloads(ms, "pose")) >= 3, timeout=20)
     sub.wait_for(lambda ms: len(payloads(ms, "stats")) >= 1, timeout=10)
     stats = payloads(sub.snapshot(), "stats")[-1]
-    assert (
-        stats["camera_state"] == "streaming" and stats["frames"] > 0 and stats["model"] == "movenet_lightning"
-    )
+    assert stats["camera_state"] == "streaming" and stats["frames"] > 0 and stats["model"] == DEFAULT_MODEL
 
     code, took = daemon.terminate()
     assert code == 0, daemon.log()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from daemon_helpers import DEMO_CLIP, NotifySocket, base_config, write_config
 
+from edge.pose.registry import DEFAULT_MODEL
 from edge.service.notify import Notifier, socket_address, watchdog_interval_s
 
 WATCHDOG_USEC = 2_000_000  # 2 s: the daemon pings every 1 s, and counts a loop stuck after 1 s
@@ -111,7 +112,7 @@ def test_daemon_ready_status_and_watchdog_stops_within_one_interval_of_a_hung_lo
     ready_t, ready = notify_socket.wait_for("READY", "1", timeout=60)
     # READY only after the model is loaded and a frame went through the pipeline
     assert "1 frames" in ready["STATUS"], ready
-    assert "model movenet_lightning loaded" in daemon.log()
+    assert f"model {DEFAULT_MODEL} loaded" in daemon.log()
     deadline = ready_t + 60
     while not mark.exists() and time.monotonic() < deadline and daemon.proc.poll() is None:
         time.sleep(0.1)
