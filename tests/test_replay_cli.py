@@ -52,7 +52,7 @@ def test_replay_stills_and_video_with_annotations(data_dir: Path, tmp_path: Path
     for m in lines:
         check_pose_message(m)
     assert lines[0]["payload"]["source"] == str(image)
-    assert lines[0]["payload"]["poses"][0]["track_id"] == 0
+    assert lines[0]["payload"]["poses"][0]["track_id"] == 1  # the front-end numbers people from 1
     frames = [m["payload"]["frame"] for m in lines[1:]]
     assert frames == list(range(123))
     ts = [m["payload"]["ts"] for m in lines[1:]]
