@@ -54,7 +54,9 @@ def people() -> dict[Path, list[tuple[str, np.ndarray]]]:
 
 def found(gt: np.ndarray, poses: list[Pose], width: int, height: int) -> bool:
     vis = gt[:, 2] > 0
-    torso = [np.linalg.norm(gt[s, :2] - gt[h, :2]) for s, h in ((0, 6), (1, 7)) if gt[s, 2] > 0 and gt[h, 2] > 0]
+    torso = [
+        np.linalg.norm(gt[s, :2] - gt[h, :2]) for s, h in ((0, 6), (1, 7)) if gt[s, 2] > 0 and gt[h, 2] > 0
+    ]
     size = max(torso) if torso else np.ptp(gt[vis, :2], axis=0).sum() / 3
     for pose in poses:
         k = pose.keypoints[5:, :2] * (width, height)
@@ -129,7 +131,8 @@ def main() -> int:
         total = [x for v in hits.values() for x in v]
         print(
             f"| {label} | {(runner.stats.invokes - invokes0) / len(images):.1f} ({n_1080}) | "
-            f"{1e3 * cpu / len(images):.1f} | " + " | ".join(cells)
+            f"{1e3 * cpu / len(images):.1f} | "
+            + " | ".join(cells)
             + f" | {np.mean(total):.2f} | {np.mean(per_set['posetrack18']):.2f} |"
         )
     return 0
