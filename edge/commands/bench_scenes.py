@@ -2,14 +2,20 @@
 in view, side by side in one run with today's single-pose Lightning, MultiPose alone and (with
 `--mediapipe PYTHON`) MediaPipe Pose on the one-person clip.
 
-Scenes (frames decoded into memory first, each played at its own frame rate's timestamps):
-  - empty: the median of every third frame of ../shared/data/opencv_samples/vtest.avi (the hall of the
-    demo clip with its walkers removed by the median; MultiPose finds nobody in it), repeated;
+Scenes (real frames decoded into memory first):
+  - empty: the first 24 frames of ../shared/data/fall_clips/urfd_adl-40-cam0_rgb.mp4, a real bedroom
+    before anyone walks in (nobody in view: checked by eye, frame by frame; someone appears in the
+    doorway at frame 28), scaled up to the crowd clip's 768×576 so discovery tiles it as it tiles the
+    crowd;
   - one person: ../shared/data/fall_video_care_home/video_3.mp4 (a woman with a walker; `--one FILE`);
   - crowd: the demo clip (3-8 walkers).
-Each model × scene is timed for `--frames` frames (CPU time of the whole pipeline, all threads) in
-`--rounds` interleaved rounds; the table shows medians. A bare Lightning invoke is timed in every round
-too, for the per-person figure: (crowd − one person) CPU / (crowd − one) people / bare invoke CPU."""
+Steady state, as on a camera: each scene is played forward then backward (so nobody jumps at the
+loop point) at its own frame rate, with timestamps that keep increasing; its state is reset once, and
+one untimed forward-and-back pass (a source's first-frame sweep, everyone's acquisition) comes before
+the `--frames` timed frames. Each model × scene is timed (CPU time of the whole pipeline, all threads)
+in `--rounds` interleaved rounds; the table shows medians. A bare Lightning invoke is timed in every
+round too, for the per-person figure: (crowd − one person) CPU / (crowd − one) people / bare invoke
+CPU."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import json
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,52 +40,75 @@ from edge.pose.manifest import find_model
 from edge.pose.registry import create_estimator
 from edge.pose.runtime import load_interpreter, zeros_like_input
 from edge.rules.engine import RulesEngine
-from edge.types import Frame
+from edge.types import Frame, Image
 
 REPO = Path(__file__).resolve().parents[2]
 CROWD_CLIP = REPO / "demo" / "vtest_excerpt.mp4"
 SHARED_DATA = REPO.parent / "shared" / "data"
 ONE_PERSON_CLIP = SHARED_DATA / "fall_video_care_home" / "video_3.mp4"
-EMPTY_SOURCE = SHARED_DATA / "opencv_samples" / "vtest.avi"
+EMPTY_CLIP = SHARED_DATA / "fall_clips" / "urfd_adl-40-cam0_rgb.mp4"
+EMPTY_FRAMES = 24  # frames 0-23 show nobody (someone appears in the doorway at frame 28)
 MEDIAPIPE_SCRIPT = REPO / "docs" / "eval" / "mediapipe_bench.py"
 MAX_FRAMES = 150  # decoded frames kept per scene (as `edge-pose bench`)
 COMPARED = ("movenet_lightning", "movenet_multipose")  # today's single-pose default, MultiPose alone
 
 
-def scene_frames(args: argparse.Namespace) -> dict[str, list[Frame]]:
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """Decoded frames of one scene and its frame period (s)."""
+
+    images: list[Image]
+    period_s: float
+
+    def frame(self, i: int, source: str) -> Frame:
+        """Frame `i` of the scene played forward then backward, endlessly, at its own frame rate."""
+        n = len(self.images)
+        cycle = max(2 * n - 2, 1)
+        k = i % cycle
+        image = self.images[k if k < n else cycle - k]
+        return Frame(image, round(i * self.period_s * 1e9), source, i)
+
+
+def _clip(path: Path, count: int) -> Scene:
+    info = probe(str(path))
+    images = [f.image for f in itertools.islice(read_frames(info), count)]
+    return Scene(images, 1.0 / info.fps)
+
+
+def scene_frames(args: argparse.Namespace) -> dict[str, Scene]:
     """The three scenes' decoded frames."""
     one = Path(args.one or ONE_PERSON_CLIP)
-    for path in (one, EMPTY_SOURCE):
+    for path in (one, EMPTY_CLIP):
         if not path.is_file():
             raise InputError(f"{path}: clip not found (../shared/data; --one FILE for the one-person clip)")
-    crowd = list(itertools.islice(read_frames(probe(str(CROWD_CLIP))), MAX_FRAMES))
-    hall = [f.image for i, f in enumerate(read_frames(probe(str(EMPTY_SOURCE)))) if i % 3 == 0]
-    background = np.median(np.stack(hall), axis=0).astype(np.uint8)
-    step = crowd[1].timestamp_ns - crowd[0].timestamp_ns
-    empty = [Frame(background, i * step, "empty", i) for i in range(len(crowd))]
-    return {
-        "empty": empty,
-        "one person": list(itertools.islice(read_frames(probe(str(one))), MAX_FRAMES)),
-        "crowd": crowd,
-    }
+    crowd = _clip(CROWD_CLIP, MAX_FRAMES)
+    room = _clip(EMPTY_CLIP, EMPTY_FRAMES)
+    h, w = crowd.images[0].shape[:2]
+    scaled: list[Image] = [
+        np.asarray(cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+        for im in room.images
+    ]
+    empty = Scene(scaled, room.period_s)
+    return {"empty": empty, "one person": _clip(one, MAX_FRAMES), "crowd": crowd}
 
 
-def time_pipeline(pipeline: Pipeline, frames: list[Frame], count: int) -> tuple[float, float]:
-    """(CPU ms per frame, people per frame) over `count` frames, the clip looped, state reset per pass."""
+def time_pipeline(pipeline: Pipeline, scene: Scene, count: int, source: str = "bench") -> tuple[float, float]:
+    """(CPU ms per frame, people per frame) over `count` steady-state frames: state reset, one untimed
+    forward-and-back pass, then `count` frames timed, the timestamps running on."""
     pipeline.reset()
+    warm = max(2 * len(scene.images) - 2, 1)
+    for i in range(warm):
+        pipeline.process(scene.frame(i, source))
     people = 0
     c0 = time.process_time()
-    for i in range(count):
-        n = i % len(frames)
-        if n == 0 and i:
-            pipeline.finish()
-            pipeline.reset()
-        f = frames[n]
-        result = pipeline.process(Frame(f.image, f.timestamp_ns, f.source, n))
+    for i in range(warm, warm + count):
+        result = pipeline.process(scene.frame(i, source))
         people += len(result.poses)
         for m in result.messages:
             json.dumps(m.payload)
-    return 1e3 * (time.process_time() - c0) / count, people / count
+    cpu = 1e3 * (time.process_time() - c0) / count
+    pipeline.finish()
+    return cpu, people / count
 
 
 def bare_lightning_cpu_ms(threads: int, image: Any, count: int) -> float:
@@ -110,12 +140,10 @@ def run_scenes(args: argparse.Namespace) -> int:
         )
         for m in models
     }
-    for pipeline in pipelines.values():  # warm up XNNPACK and the caches
-        time_pipeline(pipeline, scenes["crowd"], 10)
     cells: dict[tuple[str, str], list[tuple[float, float]]] = {}
     bare: list[float] = []
     for _ in range(args.rounds):
-        bare.append(bare_lightning_cpu_ms(args.threads, scenes["crowd"][0].image, 100))
+        bare.append(bare_lightning_cpu_ms(args.threads, scenes["crowd"].images[0], 100))
         for model, pipeline in pipelines.items():
             for scene, frames in scenes.items():
                 cells.setdefault((model, scene), []).append(time_pipeline(pipeline, frames, args.frames))

@@ -1,8 +1,10 @@
 """Where the frame changed since the last one: cheap frame differencing that tells discovery where a
 person may have walked in, and when the whole scene changed (the camera moved, lights switched).
 
-On a small grey copy of the frame (every STEP-th pixel: no resize, ~0.1 ms for 1080p): absolute
-difference against the previous copy, threshold, dilate, connected components. Regions are returned in
+On a small grey copy of the frame (every step-th pixel, 160–320 px wide, taken by a nearest-neighbour
+resize: 0.02–0.03 ms for 768×576 and 1080p alike, against 0.06–0.12 ms for the same pixels copied from a
+strided view and 0.4–1.6 ms for an averaging resize; the width matters: 160 px instead of 192 for
+768×576 cost vtest.avi 8.8 → 10.4 identity switches a minute): absolute difference against the previous copy, threshold, dilate, connected components. Regions are returned in
 frame-normalised coordinates; the front-end ignores those its tracks already explain."""
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ class MotionDetector:
 
     def update(self, image: Image) -> Motion:
         """Motion between the previous frame and `image`."""
-        step = max(1, image.shape[1] // TARGET_WIDTH)
-        small = cv2.cvtColor(np.ascontiguousarray(image[::step, ::step]), cv2.COLOR_BGR2GRAY)
+        h, w = image.shape[:2]
+        step = max(1, w // TARGET_WIDTH)  # a whole-pixel step: every step-th pixel, as a strided copy
+        size = (max(1, w // step), max(1, h // step))
+        small = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2GRAY)
         grey = np.asarray(cv2.GaussianBlur(small, (3, 3), 0), dtype=np.uint8)
         previous, self._previous = self._previous, grey
         if previous is None or previous.shape != grey.shape:

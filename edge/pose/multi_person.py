@@ -167,6 +167,8 @@ class MultiPersonLightning:
             if index is not None:
                 confirmed[self.tracks[index].track_id] = person
                 continue
+            if any(same_person(person.bbox, box) for box in boxes):
+                continue  # someone already followed, seen twice (a second box on them, or a part of them)
             track = PersonTrack(
                 self._next_id, person.keypoints, person.bbox, person.score, ts, ts, self.settings
             )
@@ -184,10 +186,10 @@ class MultiPersonLightning:
         assert track.crop is not None
         self.last_region = track.crop
         predicted = track.predicted_box(frame.ts)
-        reading = self._read(frame, track.crop, predicted)
+        reading = self._read(frame, track.crop, predicted, track.bbox)
         if reading is not None and track.last_refined_ts is None and torso_visible(reading[0]):
             region = determine_crop_region(reading[0], frame.height, frame.width)
-            second = self._read(frame, region, predicted)
+            second = self._read(frame, region, predicted, track.bbox)
             if second is not None and second[1] >= reading[1]:
                 reading = second
         if reading is None:
@@ -197,19 +199,20 @@ class MultiPersonLightning:
         track.observe(reading[0], reading[1], frame.ts, "crop", frame.width, frame.height)
         return True
 
-    def _read(self, frame: Frame, region: CropRegion, predicted: Box) -> tuple[Keypoints, float] | None:
+    def _read(
+        self, frame: Frame, region: CropRegion, predicted: Box, last: Box
+    ) -> tuple[Keypoints, float] | None:
         """Keypoints and pose score of one crop, or None if the crop missed the person it was aimed at
-        (guard, pose score below threshold, or keypoints off the person's predicted box)."""
+        (guard, pose score below threshold, or keypoints off both the person's predicted box and their
+        last box: a velocity estimated from a few noisy boxes can overshoot a person who stopped)."""
         keypoints = self.refiner.infer(frame.image, region)
         if keypoints is None:
             return None
         score = pose_score(keypoints)
         if score < self.settings.min_pose_score:
             return None
-        if (
-            box_iou(keypoint_bbox(keypoints, MIN_CROP_KEYPOINT_SCORE), predicted)
-            < self.settings.min_refine_iou
-        ):
+        box = keypoint_bbox(keypoints, MIN_CROP_KEYPOINT_SCORE)
+        if max(box_iou(box, predicted), box_iou(box, last)) < self.settings.min_refine_iou:
             return None  # locked onto a neighbour, or onto a part of the person
         return keypoints, score
 

@@ -55,7 +55,7 @@ class PersonTrack:
     origin: str = "discovery"
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, frame fractions per second
     position_ts: float = 0.0  # the time `bbox` and `keypoints` refer to (coasting moves them on)
-    missed: bool = False  # this frame's crop lost the person (coasting, but not reported)
+    missed: bool = False  # the last crop lost the person (coasting, but not reported)
     filter: OneEuroFilter = field(init=False)
     crop_filter: LowPassFilter = field(init=False)
 
