@@ -30,7 +30,7 @@ from edge.pose.output_guard import OutputStats
 from edge.pose.person_scheduler import DiscoveryView, Scheduler
 from edge.pose.person_track import Box, PersonTrack
 from edge.pose.smart_crop import MIN_CROP_KEYPOINT_SCORE, CropRegion, determine_crop_region, torso_visible
-from edge.pose.tiles import merge_detections, same_person
+from edge.pose.tiles import merge_detections, same_pose
 from edge.track.matching import greedy_match
 from edge.track.similarity import box_iou
 from edge.types import Frame, Keypoints, Pose, keypoint_bbox
@@ -167,7 +167,7 @@ class MultiPersonLightning:
             if index is not None:
                 confirmed[self.tracks[index].track_id] = person
                 continue
-            if any(same_person(person.bbox, box) for box in boxes):
+            if any(same_pose(person, t.pose()) for t in self.tracks):
                 continue  # someone already followed, seen twice (a second box on them, or a part of them)
             track = PersonTrack(
                 self._next_id, person.keypoints, person.bbox, person.score, ts, ts, self.settings
@@ -220,7 +220,7 @@ class MultiPersonLightning:
         """Two tracks on one person (two crops converged, or discovery split one person): keep the older."""
         kept: list[PersonTrack] = []
         for track in sorted(self.tracks, key=lambda t: (t.started_ts, t.track_id)):
-            if any(same_person(track.bbox, k.bbox) for k in kept):
+            if any(same_pose(track.pose(), k.pose()) for k in kept):
                 logger.debug("track %d merged into an older track on the same person", track.track_id)
                 continue
             kept.append(track)

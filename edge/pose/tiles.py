@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
-from edge.pose.smart_crop import CropRegion, padded_square_region
+from edge.pose.smart_crop import MIN_CROP_KEYPOINT_SCORE, CropRegion, padded_square_region
 from edge.track.similarity import box_iou
-from edge.types import Pose
+from edge.types import Keypoints, Pose
 
 # Neighbouring tiles overlap by this share of their side, so a person cut by one tile's edge is whole
 # in the next one (a walker ~0.4 of a tile wide is whole in at least one of two tiles overlapping by
@@ -23,6 +23,10 @@ TILE_OVERLAP = 0.25
 # inside the whole-body box from the neighbouring tile). MultiPose's own duplicate rule, docs/models.md.
 MAX_DUPLICATE_IOU = 0.5
 MAX_CONTAINMENT = 0.7
+# ... and only when their keypoints agree: median distance of corresponding keypoints at most this share
+# of the person's height. The INT8 model's duplicate slots agree to 0.00-0.06 (vtest.avi, PoseTrack18
+# frames); a spectator inside a near person's box, or the second of two dancers, is 0.2-3 away.
+MAX_SAME_KEYPOINT_DISTANCE = 0.15
 
 
 def tile_grid(width: int, height: int, side_px: float, overlap: float = TILE_OVERLAP) -> list[CropRegion]:
@@ -62,15 +66,39 @@ def overlap_of_smaller(a: tuple[float, float, float, float], b: tuple[float, flo
 
 
 def same_person(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    """Whether two person boxes are one person seen twice (by overlap, see MAX_DUPLICATE_IOU)."""
+    """Whether two person boxes may be one person seen twice (by overlap, see MAX_DUPLICATE_IOU)."""
     return box_iou(a, b) > MAX_DUPLICATE_IOU or overlap_of_smaller(a, b) > MAX_CONTAINMENT
 
 
+def keypoint_distance(a: Keypoints, b: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> float:
+    """Median distance between two poses' corresponding keypoints (those both score at least
+    `min_score`, or all 17 when fewer than three do), in units of the shorter of the two keypoint boxes'
+    heights (frame-normalised input)."""
+    rows_a, rows_b = a.tolist(), b.tolist()
+    pairs = [(p, q) for p, q in zip(rows_a, rows_b, strict=True) if p[2] >= min_score and q[2] >= min_score]
+    if len(pairs) < 3:
+        pairs = list(zip(rows_a, rows_b, strict=True))
+    distances = sorted(math.hypot(p[0] - q[0], p[1] - q[1]) for p, q in pairs)
+    height = min(max(p[1] for p in rows) - min(p[1] for p in rows) for rows in (rows_a, rows_b))
+    return distances[len(distances) // 2] / max(height, 1e-6)
+
+
+def same_pose(a: Pose, b: Pose) -> bool:
+    """Whether two detected (or tracked) poses are one person: their boxes overlap (`same_person`) and
+    their keypoints agree (`MAX_SAME_KEYPOINT_DISTANCE`). A box overlap alone is not enough: a small
+    person in front of or behind a large one lies wholly inside the large one's box, and two dancers
+    share one."""
+    return (
+        same_person(a.bbox, b.bbox)
+        and keypoint_distance(a.keypoints, b.keypoints) <= MAX_SAME_KEYPOINT_DISTANCE
+    )
+
+
 def merge_detections(poses: list[Pose]) -> list[Pose]:
-    """Greedy suppression across views: of detections that are one person (`same_person`), keep the
+    """Greedy suppression across views: of detections that are one person (`same_pose`), keep the
     best-scoring one."""
     kept: list[Pose] = []
     for pose in sorted(poses, key=lambda p: p.score, reverse=True):
-        if not any(same_person(pose.bbox, k.bbox) for k in kept):
+        if not any(same_pose(pose, k) for k in kept):
             kept.append(pose)
     return kept
