@@ -74,7 +74,8 @@ def keypoint_distance(a: Keypoints, b: Keypoints, min_score: float = MIN_CROP_KE
     """Median distance between two poses' corresponding keypoints (those both score at least
     `min_score`, or all 17 when fewer than three do), in units of the shorter of the two keypoint boxes'
     heights (frame-normalised input)."""
-    rows_a, rows_b = a.tolist(), b.tolist()
+    rows_a: list[list[float]] = a.tolist()
+    rows_b: list[list[float]] = b.tolist()
     pairs = [(p, q) for p, q in zip(rows_a, rows_b, strict=True) if p[2] >= min_score and q[2] >= min_score]
     if len(pairs) < 3:
         pairs = list(zip(rows_a, rows_b, strict=True))
