@@ -18,17 +18,17 @@ Per-person state lives in `person_track.py`."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edge.pose.lightning_runner import LightningRunner
 from edge.pose.manifest import ModelSpec
 from edge.pose.motion import MotionDetector
 from edge.pose.movenet import pose_score
-from edge.pose.multi_person_settings import MultiPersonSettings
 from edge.pose.multipose_runner import MultiPoseRunner
 from edge.pose.output_guard import OutputStats
 from edge.pose.person_scheduler import DiscoveryView, Scheduler
 from edge.pose.person_track import Box, PersonTrack
+from edge.pose.settings import MultiPersonSettings
 from edge.pose.smart_crop import MIN_CROP_KEYPOINT_SCORE, CropRegion, determine_crop_region, torso_visible
 from edge.pose.tiles import merge_detections, same_pose
 from edge.track.matching import greedy_match
@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 # (tuned on them) 1 pass gave four sets 0.699 (AIC 0.675, CrowdPose 0.846, PoseTrack18 0.582), 2 passes
 # 0.715 (0.723, 0.821, 0.596), 3 passes the same as 2; a person costs 3 crops on the frame they are found.
 ACQUIRE_PASSES = 2
+# Refined keypoints must stay on the person the track follows: box IoU with the track's predicted or
+# last box at least this (else the crop locked onto a neighbour and the frame counts as a miss).
+MIN_REFINE_IOU = 0.3
+# Discovery detections continue a track above this box IoU (tfjs box tracker 0.15).
+MIN_MATCH_IOU = 0.15
 
 
 @dataclass(slots=True)
@@ -55,12 +60,16 @@ class FrontEndStats:
     last_people: int = 0
     last_crops: int = 0
     last_discovery: int = 0
+    last_reduced_rate: int = 0  # people in view beyond people_at_full_rate on the last frame
+    budget: dict[str, float | int] = field(default_factory=dict)  # the settings it works within
 
-    def as_dict(self) -> dict[str, float | int]:
-        """Per-frame means since start and the last frame's figures."""
+    def as_dict(self) -> dict[str, object]:
+        """Per-frame means since start, the last frame's figures and the budget."""
         n = max(self.frames, 1)
         return {
+            "budget": dict(self.budget),
             "people": self.last_people,
+            "reduced_rate_last_frame": self.last_reduced_rate,
             "crops_last_frame": self.last_crops,
             "discovery_invokes_last_frame": self.last_discovery,
             "people_per_frame": round(self.people_reported / n, 2),
@@ -100,7 +109,15 @@ class MultiPersonLightning:
         self.detector = MultiPoseRunner(detector, threads)
         self.scheduler = Scheduler(self.settings)
         self.motion = MotionDetector()
-        self.front_end = FrontEndStats()
+        b = self.settings
+        self.front_end = FrontEndStats(
+            budget={
+                "max_crops_per_frame": b.max_crops_per_frame,
+                "people_at_full_rate": b.people_at_full_rate,
+                "person_rate_hz": b.person_rate_hz,
+                "discovery_invokes_per_frame": b.discovery_invokes_per_frame,
+            }
+        )
         self.tracks: list[PersonTrack] = []
         self._next_id = 1
         self.last_region: CropRegion | None = None
@@ -167,7 +184,7 @@ class MultiPersonLightning:
     def _associate(self, people: list[Pose], ts: float, w: int, h: int, confirmed: dict[int, Pose]) -> None:
         """Match discovered people to tracks; the unmatched start tracks."""
         boxes = [t.predicted_box(ts) for t in self.tracks]
-        pairs = greedy_match([p.bbox for p in people], boxes, box_iou, self.settings.min_match_iou)
+        pairs = greedy_match([p.bbox for p in people], boxes, box_iou, MIN_MATCH_IOU)
         for person, index in zip(people, pairs, strict=True):
             if index is not None:
                 confirmed[self.tracks[index].track_id] = person
@@ -221,7 +238,7 @@ class MultiPersonLightning:
         if score < self.settings.min_pose_score:
             return None
         box = keypoint_bbox(keypoints, MIN_CROP_KEYPOINT_SCORE)
-        if max(box_iou(box, predicted), box_iou(box, last)) < self.settings.min_refine_iou:
+        if max(box_iou(box, predicted), box_iou(box, last)) < MIN_REFINE_IOU:
             return None  # locked onto a neighbour, or onto a part of the person
         return keypoints, score
 
@@ -255,3 +272,4 @@ class MultiPersonLightning:
         s.people_reported += len(poses)
         s.people_coasting += sum(p.origin == "coast" for p in poses)
         s.last_people, s.last_crops, s.last_discovery = len(poses), crops, views
+        s.last_reduced_rate = max(0, len(poses) - self.settings.people_at_full_rate)

@@ -10,10 +10,11 @@ at most `discovery_invokes_per_frame` views per frame. The first frame of a sour
 first frame) runs the whole sweep at once. A view on motion that found nobody is not searched from
 motion again for MOTION_COOLDOWN_S (a swaying plant costs one invoke a second, not one a frame).
 
-Crops: people never refined first, then the longest-unrefined, up to `max_crops_per_frame`, each person
-at most `person_rate_hz`: with more people than the budget the crops go round-robin. A person whose
-last crop missed (occluded, lying down, gone) is retried on every frame until the track ends, after
-the people in view (retrying every 0.2 s instead saved 5 % of the crowd's crops but lost the woman
+Crops: people never refined first, then the longest-unrefined, up to `max_crops_per_frame`; the
+`people_at_full_rate` followed longest are refined on every frame, everyone beyond them at most
+`person_rate_hz`: with more people than the budget the crops go round-robin and the rest coast. A
+person whose last crop missed (occluded, lying down, gone) is retried on every frame until the track
+ends, after the people in view (retrying every 0.2 s instead saved 5 % of the crowd's crops but lost the woman
 lying on the floor in video_3.mp4 on a third of its frames)."""
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from collections import deque
 from dataclasses import dataclass
 
 from edge.pose.motion import Motion
-from edge.pose.multi_person_settings import MultiPersonSettings
 from edge.pose.person_track import Box, PersonTrack
+from edge.pose.settings import MultiPersonSettings
 from edge.pose.smart_crop import CropRegion, padded_square_region
 from edge.pose.tiles import overlap_of_smaller, square_around, tile_grid
 
 MOTION_COOLDOWN_S = 2.0  # a motion view that found nobody new is not repeated from motion for this long
 EXPLAINED_OVERLAP = 0.5  # a motion region this much inside a track's (grown) box is that person moving
+# A discovery view placed on motion (or a lost track) is this many times the region's size.
+MOTION_VIEW_SCALE = 2.5
 TRACK_BOX_GROWTH = 2.0  # a track's box grown by this factor for explaining motion (limbs, shadow, a walker)
 
 
@@ -106,12 +109,10 @@ class Scheduler:
         min_side = min(s.tile_fractions) * short
         for reason, boxes in (("lost", self._lost), ("motion", self._unexplained(motion, tracks, ts))):
             for box in boxes:
-                region = square_around(box, width, height, s.motion_view_scale)
+                region = square_around(box, width, height, MOTION_VIEW_SCALE)
                 side = max(region.width * width, region.height * height)
                 if side < min_side:  # too tight a view: MultiPose needs some context around a person
-                    region = square_around(
-                        box, width, height, s.motion_view_scale * min_side / max(side, 1.0)
-                    )
+                    region = square_around(box, width, height, MOTION_VIEW_SCALE * min_side / max(side, 1.0))
                 centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
                 if any(_inside(centre, v.region) for v in views):
                     continue
@@ -141,19 +142,26 @@ class Scheduler:
         ]
 
     def crops(self, ts: float, tracks: list[PersonTrack], still: bool = False) -> list[PersonTrack]:
-        """The tracks refined on their own crop this frame: never-refined first, then longest-unrefined,
-        each at most `person_rate_hz`, up to `max_crops_per_frame`."""
+        """The tracks refined on their own crop this frame, up to `max_crops_per_frame`: never-refined
+        first, then the people in view, longest-unrefined first. The `people_at_full_rate` followed
+        longest (and anyone whose last crop missed) are due on every frame, the others every
+        1/`person_rate_hz` s; on a still everyone is due."""
         s = self.settings
-        period = 0.0 if s.person_rate_hz is None or still else 1.0 / s.person_rate_hz
-        # half a millisecond of slack: frame times are rounded and a 30 fps clip is 33.33 ms apart
-        due = [
-            t
-            for t in tracks
-            if t.crop is not None and (t.last_refined_ts is None or ts - t.last_refined_ts >= period - 5e-4)
-        ]
-        # never refined first, then the people in view (a track whose crop missed last comes after them),
-        # longest-unrefined first
-        due.sort(
+        in_view = sorted((t for t in tracks if not t.missed), key=lambda t: (t.started_ts, t.track_id))
+        full_rate = {t.track_id for t in in_view[: s.people_at_full_rate]}
+        reduced = 1.0 / s.person_rate_hz
+
+        def due(t: PersonTrack) -> bool:
+            if t.crop is None:
+                return False
+            if t.last_refined_ts is None or still or t.missed or t.track_id in full_rate:
+                return True
+            # half a millisecond of slack: frame times are rounded and a 30 fps clip is 33.33 ms apart
+            return ts - t.last_refined_ts >= reduced - 5e-4
+
+        chosen = [t for t in tracks if due(t)]
+        # a track whose crop missed last comes after the people in view
+        chosen.sort(
             key=lambda t: (t.last_refined_ts is not None, t.missed, t.last_refined_ts or 0.0, t.track_id)
         )
-        return due[: s.max_crops_per_frame]
+        return chosen[: s.max_crops_per_frame]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from edge.filters.low_pass import LowPassFilter
 from edge.filters.one_euro import OneEuroFilter
-from edge.pose.multi_person_settings import MultiPersonSettings
+from edge.pose.settings import MultiPersonSettings
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
     CropRegion,
@@ -61,7 +61,7 @@ class PersonTrack:
 
     def __post_init__(self) -> None:
         self.position_ts = self.last_seen_ts
-        self.filter = OneEuroFilter(self.settings.keypoint_filter)
+        self.filter = OneEuroFilter(self.settings.keypoint_filter.params)
         self.crop_filter = LowPassFilter(self.settings.crop_alpha)
 
     def predicted_box(self, ts: float) -> Box:

@@ -14,7 +14,6 @@ from edge.pose.manifest import ModelSpec, find_model
 from edge.pose.movenet import MoveNetSinglePose
 from edge.pose.movenet_multipose import MoveNetMultiPose
 from edge.pose.multi_person import MultiPersonLightning
-from edge.pose.multi_person_settings import MultiPersonSettings
 from edge.pose.output_guard import OutputStats
 from edge.pose.posenet import PoseNet
 from edge.pose.settings import PoseConfig
@@ -47,7 +46,6 @@ def create_estimator(
     pose: PoseConfig | None = None,
     fallback: str | None = DEFAULT_FALLBACK_MODEL,
     max_invalid_frames: int = MAX_INVALID_FRAMES,
-    multi_person: MultiPersonSettings | None = None,
 ) -> PoseEstimator:
     """Load the model `name` from the manifest (checksum verified) and wrap it in its estimator, with
     its family's settings from `pose` (the `pose:` config section; None: the defaults).
@@ -57,12 +55,12 @@ def create_estimator(
     frames the fallback takes over. An unknown `name` is always an error (a typo, not a failure)."""
     find_model(name, model_dir)
     if fallback is None or fallback == name:
-        return load_estimator(name, threads, model_dir, pose, multi_person)
+        return load_estimator(name, threads, model_dir, pose)
     find_model(fallback, model_dir)
     primary: PoseEstimator | None = None
     load_error: str | None = None
     try:
-        primary = load_estimator(name, threads, model_dir, pose, multi_person)
+        primary = load_estimator(name, threads, model_dir, pose)
     except ModelError as exc:
         load_error = str(exc)
     return FallbackEstimator(
@@ -80,15 +78,13 @@ def load_estimator(
     threads: int = 2,
     model_dir: Path | None = None,
     pose: PoseConfig | None = None,
-    multi_person: MultiPersonSettings | None = None,
 ) -> PoseEstimator:
-    """The bare estimator for model `name` (no guard, no fallback), with its family's settings (the
-    multi-person front-end's own `multi_person` settings until they join the `pose:` section)."""
+    """The bare estimator for model `name` (no guard, no fallback), with its family's settings."""
     spec = find_model(name, model_dir)
     settings = pose or PoseConfig()
     if spec.family == "multi_person":
         detector = find_model(str(spec.raw.get("detector", "movenet_multipose")), model_dir)
-        return MultiPersonLightning(spec, detector, threads, multi_person)
+        return MultiPersonLightning(spec, detector, threads, settings.multi_person)
     if spec.family == "movenet_singlepose":
         return MoveNetSinglePose(spec, threads, settings.movenet_singlepose)
     if spec.family == "movenet_multipose":

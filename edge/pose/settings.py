@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.errors import EX_USAGE, EdgeError
 from edge.filters.one_euro import OneEuroParams
@@ -187,7 +187,108 @@ class BlazePoseSettings(Section):
     )
 
 
-FamilySettings = SinglePoseSettings | MultiPoseSettings | PoseNetSettings | BlazePoseSettings
+class MultiPersonSettings(FilteredSettings):
+    """The multi-person front-end (`movenet_lightning_multi`, edge/pose/multi_person.py): MultiPose finds
+    people, each followed person is refined on their own Lightning crop. Its first keys are the compute
+    budget; over it, people are refined in turn and the others coast on their filter (still reported)."""
+
+    # --- the budget ---------------------------------------------------------------------------
+    max_crops_per_frame: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description="Lightning crops per frame at most (each about one bare Lightning invoke); with more "
+        "people due, the longest-unrefined go first and the others coast on their filter (0: discovery only)",
+    )
+    people_at_full_rate: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description="people refined on every frame (the longest-followed first); everyone beyond them is "
+        "refined at person_rate_hz",
+    )
+    person_rate_hz: float = Field(
+        5.0,
+        gt=0,
+        le=240,
+        description="how often each person beyond people_at_full_rate is refined (Hz, frame time); "
+        "between refinements they coast on their filter",
+    )
+    discovery_invokes_per_frame: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="MultiPose invokes per frame at most for discovery on video (motion nobody followed "
+        "explains, lost people, the whole frame, the tile sweep; a still or a source's first frame runs "
+        "every view at once)",
+    )
+    whole_frame_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="the whole frame is searched at least this often (s): a large person anywhere",
+    )
+    sweep_interval_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="a sweep of every tile starts this often (s), one tile per frame: someone who stands "
+        "still where nothing moved is found within about this time",
+    )
+
+    # --- discovery ----------------------------------------------------------------------------
+    tile_fractions: list[float] = Field(
+        [1.0, 0.5, 1 / 3],
+        min_length=1,
+        max_length=6,
+        description="tile sides of a sweep as fractions of the frame's short side (1: the whole frame; "
+        "smaller tiles find smaller people at more invokes: docs/models.md, Discovery)",
+    )
+    min_tiled_short_side: int = Field(
+        400,
+        ge=1,
+        le=10000,
+        description="frames whose short side is below this (px) are searched whole, not tiled",
+    )
+    min_person_score: float = Field(
+        MIN_PERSON_SCORE, ge=0, le=1, description="MultiPose person score that starts following someone"
+    )
+
+    # --- each person --------------------------------------------------------------------------
+    min_pose_score: float = Field(
+        MIN_POSE_SCORE,
+        ge=0,
+        le=1,
+        description="a crop whose Lightning pose score (mean keypoint score above 0.2) is below this lost "
+        "its person",
+    )
+    max_age_s: float = Field(
+        MAX_AGE_S,
+        gt=0,
+        le=60,
+        description="a person not seen by a crop or by discovery this long is dropped (s)",
+    )
+    max_tracks: int = Field(
+        64, ge=1, le=256, description="most people followed at once (the most recently seen kept)"
+    )
+    crop_alpha: float = Field(
+        CROP_REGION_ALPHA,
+        gt=0,
+        le=1,
+        description="low-pass weight of a new crop edge (1: no smoothing of the crop)",
+    )
+
+    @field_validator("tile_fractions")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0.05 <= f <= 1.0 for f in value):
+            raise ValueError("tile fractions must lie in [0.05, 1]")
+        return value
+
+
+FamilySettings = (
+    SinglePoseSettings | MultiPoseSettings | PoseNetSettings | BlazePoseSettings | MultiPersonSettings
+)
 
 
 class PoseConfig(Section):
@@ -204,6 +305,10 @@ class PoseConfig(Section):
     posenet: PoseNetSettings = Field(default_factory=PoseNetSettings, description="PoseNet (posenet, ...)")
     blazepose_landmark: BlazePoseSettings = Field(
         default_factory=BlazePoseSettings, description="BlazePose (blazepose_lite, blazepose_full)"
+    )
+    multi_person: MultiPersonSettings = Field(
+        default_factory=MultiPersonSettings,
+        description="the multi-person front-end (movenet_lightning_multi, the default): its compute budget",
     )
 
     def for_family(self, family: str) -> FamilySettings:

@@ -40,8 +40,9 @@ class StatsSnapshot:
     preview_viewers: int = 0  # pages or streams watching right now
     snapshots: str = "off"  # off | skeleton | blurred | full: event snapshots and their privacy level
     # The multi-person front-end's budget at work (edge/pose/multi_person.py FrontEndStats.as_dict):
-    # people followed, crops and discovery invokes per frame, people coasting; None for other models.
-    front_end: dict[str, float | int] | None = None
+    # its budget, people followed, crops and discovery invokes per frame, people coasting; None for
+    # other models.
+    front_end: dict[str, object] | None = None
 
 
 def stats_message(prefix: str, device: str, snapshot: StatsSnapshot) -> Message:

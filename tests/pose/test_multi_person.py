@@ -14,8 +14,8 @@ from test_multipose_video import count_identity_switches
 from edge.capture.media_file import probe, read_frames
 from edge.pipeline import Pipeline
 from edge.pose.multi_person import MultiPersonLightning
-from edge.pose.multi_person_settings import MultiPersonSettings
 from edge.pose.registry import DEFAULT_MODEL, load_estimator
+from edge.pose.settings import MultiPersonSettings, PoseConfig
 from edge.rules.engine import RulesEngine
 from edge.types import Frame, Pose
 
@@ -23,7 +23,8 @@ CROWD_STILL = "posetrack18/images/val/012834_mpii_test/000000.jpg"  # 1920×1080
 
 
 def front_end(**settings: object) -> MultiPersonLightning:
-    est = load_estimator(DEFAULT_MODEL, threads=1, multi_person=MultiPersonSettings(**settings))  # type: ignore[arg-type]
+    pose = PoseConfig(multi_person=MultiPersonSettings(**settings))  # type: ignore[arg-type]
+    est = load_estimator(DEFAULT_MODEL, threads=1, pose=pose)
     assert isinstance(est, MultiPersonLightning)
     return est
 
@@ -42,7 +43,7 @@ def test_still_with_a_crowd_reports_everyone_tiles_find_more(data_dir: Path) -> 
     """A 1080p still of a crowd: tiles find people the letterboxed frame cannot see, more than MultiPose's
     six slots, and every one of them is reported with its own track id."""
     frame = still(data_dir / CROWD_STILL)
-    whole_only = front_end(tile_fractions=(1.0,)).estimate(frame)
+    whole_only = front_end(tile_fractions=[1.0]).estimate(frame)
     tiled = front_end().estimate(frame)
     print(f"crowd still: whole frame {len(whole_only)} people, with tiles {len(tiled)}")
     assert len(tiled) > 6 and len(tiled) >= len(whole_only) + 3

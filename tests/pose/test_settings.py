@@ -53,6 +53,7 @@ def test_daemon_and_replay_build_the_same_settings_from_the_same_config(tmp_path
         {
             "device": {"id": "cam"},
             "camera": {"source": f"file:{DEMO}"},
+            "model": {"name": "movenet_lightning"},  # single-pose, its own fallback: no guard around it
             "pose": tuned,
             "mqtt": {"enabled": False},
         },
@@ -87,11 +88,13 @@ def test_flags_apply_to_the_model_and_its_fallback() -> None:
     choice = pipeline_choice(options("--model", "movenet_multipose", "--no-filter"))
     assert not choice.pose.movenet_multipose.filter
     assert not choice.pose.movenet_singlepose.filter  # the fallback (movenet_lightning) runs unfiltered too
-    choice = pipeline_choice(options("--no-smart-crop"))
+    choice = pipeline_choice(options("--model", "movenet_lightning", "--no-smart-crop"))
     assert not choice.pose.movenet_singlepose.smart_crop and choice.pose.movenet_singlepose.filter
+    choice = pipeline_choice(options("--no-filter"))  # the default: the front-end, Lightning its fallback
+    assert not choice.pose.multi_person.filter and not choice.pose.movenet_singlepose.filter
 
 
-@pytest.mark.parametrize("model", ["posenet", "movenet_multipose", "blazepose_lite"])
+@pytest.mark.parametrize("model", ["posenet", "movenet_multipose", "blazepose_lite", "movenet_lightning_multi"])
 def test_a_flag_for_another_family_is_refused_naming_flag_model_and_family(
     tmp_path: Path, model: str
 ) -> None:

@@ -16,6 +16,8 @@ from daemon_helpers import EDGE_POSE, base_config, write_config
 from edge.cli import main
 from edge.config import AppConfig, load_config
 from edge.errors import EX_CONFIG
+from edge.pose.manifest import find_model
+from edge.pose.registry import DEFAULT_MODEL
 from edge.pose.settings import PoseConfig
 from edge.service.config_reference import example_yaml, reference_table, splice
 
@@ -166,7 +168,8 @@ def test_example_config_is_valid_and_lists_every_key(
 
     # pose sections of families the default model does not run are shown commented out (a live one
     # would be refused); the default family's section is live
-    other_families = [f"pose.{f}" for f in PoseConfig.model_fields if f != "movenet_singlepose"]
+    default_family = find_model(DEFAULT_MODEL).family  # the front-end's: multi_person
+    other_families = [f"pose.{f}" for f in PoseConfig.model_fields if f != default_family]
     expected = [k for k in keys(AppConfig, "") if not any(k.startswith(f) for f in other_families)]
     missing = [k for k in expected if not lookup(k)]
     assert not missing, f"docs/config.example.yaml lacks {missing}"
