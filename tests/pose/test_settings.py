@@ -94,7 +94,9 @@ def test_flags_apply_to_the_model_and_its_fallback() -> None:
     assert not choice.pose.multi_person.filter and not choice.pose.movenet_singlepose.filter
 
 
-@pytest.mark.parametrize("model", ["posenet", "movenet_multipose", "blazepose_lite", "movenet_lightning_multi"])
+@pytest.mark.parametrize(
+    "model", ["posenet", "movenet_multipose", "blazepose_lite", "movenet_lightning_multi"]
+)
 def test_a_flag_for_another_family_is_refused_naming_flag_model_and_family(
     tmp_path: Path, model: str
 ) -> None:
