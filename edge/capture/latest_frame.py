@@ -22,10 +22,13 @@ class LatestFrame:
 
     def put(self, frame: Frame, wait_for_consumer: bool = False, timeout_s: float | None = None) -> None:
         """Store `frame`, replacing (and counting as dropped) one not yet taken. With
-        `wait_for_consumer`, first wait up to `timeout_s` for the slot to empty."""
+        `wait_for_consumer`, first wait up to `timeout_s` for the slot to empty; if it is still full
+        then, nothing is stored (`put_count` does not move: the caller tries again, nothing is dropped)."""
         with self._cond:
             if wait_for_consumer:
-                self._cond.wait_for(lambda: self._frame is None or self._closed, timeout_s)
+                emptied = self._cond.wait_for(lambda: self._frame is None or self._closed, timeout_s)
+                if not emptied:
+                    return
             if self._frame is not None:
                 self.dropped += 1
             self._frame = frame

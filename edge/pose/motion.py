@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 from edge.types import Image
 
 TARGET_WIDTH: Final = 160  # px of the grey copy's width: a walker 60 px tall in 1080p is ~5 px there
-DIFF_THRESHOLD: Final = 25  # grey levels: above camera noise and compression flicker on our clips
+DIFF_THRESHOLD: Final = 15  # grey levels: above camera noise and compression flicker on our clips
+# (25 missed people entering through a dark doorway in the URFD bedroom clips for 1-2 s)
 MIN_AREA_FRACTION: Final = 0.0004  # of the copy: smaller blobs are noise (1080p: a ~40×40 px patch)
 SCENE_CHANGE_FRACTION: Final = 0.4  # more of the frame changed than this: a new scene, sweep everything
 

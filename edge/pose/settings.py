@@ -223,7 +223,7 @@ class MultiPersonSettings(FilteredSettings):
         "every view at once)",
     )
     whole_frame_interval_s: float = Field(
-        5.0,
+        1.0,
         gt=0,
         le=3600,
         description="the whole frame is searched at least this often (s): a large person anywhere",
