@@ -13,9 +13,12 @@ from test_multipose_video import count_identity_switches
 
 from edge.capture.media_file import probe, read_frames
 from edge.pipeline import Pipeline
+from edge.pose.manifest import find_model
 from edge.pose.multi_person import MultiPersonLightning
+from edge.pose.multipose_runner import MultiPoseRunner
 from edge.pose.registry import DEFAULT_MODEL, load_estimator
 from edge.pose.settings import MultiPersonSettings, PoseConfig
+from edge.pose.smart_crop import padded_square_region
 from edge.rules.engine import RulesEngine
 from edge.types import Frame, Pose
 
@@ -120,3 +123,34 @@ def test_a_fall_by_one_of_two_people_is_that_persons_event(data_dir: Path) -> No
     assert len(tracks) >= 2, tracks
     assert [e["type"] for e in starts] == ["person_down"], events
     assert tracks[starts[0]["track_id"]] < split  # the lying person, in the left half
+
+
+# URFD bedroom clips: an empty room, then someone walks in through the door at the back (frame by eye).
+WALK_INS = [
+    ("urfd_adl-40-cam0_rgb.mp4", 28),
+    ("urfd_adl-30-cam0_rgb.mp4", 24),
+    ("urfd_adl-02-cam0_rgb.mp4", 30),
+]
+
+
+@pytest.mark.parametrize(("clip", "appears"), WALK_INS)
+def test_a_person_who_walks_in_is_followed_within_a_second(data_dir: Path, clip: str, appears: int) -> None:
+    """Nobody is reported while the room is empty, and the person who walks in is followed within 1 s of
+    the first frame MultiPose on the whole frame can see them (run on every frame here as the reference)."""
+    info = probe(str(data_dir / "fall_clips" / clip))
+    est = front_end()
+    reference = MultiPoseRunner(find_model("movenet_multipose"), threads=1)
+    first_seen = first_followed = None
+    for f in read_frames(info):
+        poses = est.estimate(f)
+        if f.index < appears - 2:
+            assert not poses, f"{clip}: someone reported in the empty room at frame {f.index}"
+        if first_seen is None and reference.detect(f.image, padded_square_region(f.height, f.width), 0.2):
+            first_seen = f.index
+        if first_followed is None and poses:
+            first_followed = f.index
+        if first_seen is not None and first_followed is not None:
+            break
+    assert first_seen is not None and first_followed is not None, (first_seen, first_followed)
+    print(f"{clip}: appears ~{appears}, MultiPose sees from {first_seen}, followed from {first_followed}")
+    assert first_followed - first_seen <= info.fps  # within one second

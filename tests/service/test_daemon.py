@@ -44,13 +44,27 @@ def test_sigterm_stops_within_5s_and_publishes_stopped(
 ) -> None:
     device = f"cam-{uuid.uuid4().hex[:8]}"
     sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
-    path = write_config(tmp_path / "c.yaml", mqtt_config(mosquitto, device, tmp_path, f"file:{DEMO_CLIP}"))
+    config = mqtt_config(mosquitto, device, tmp_path, f"file:{DEMO_CLIP}")
+    # the front-end (the default) on the demo clip's 3-8 walkers with a budget of 3 crops per frame
+    config["pose"] = {"multi_person": {"max_crops_per_frame": 3, "people_at_full_rate": 2}}
+    path = write_config(tmp_path / "c.yaml", config)
     daemon = start_daemon(path, notify=notify_socket)
     notify_socket.wait_for("READY", "1", timeout=60)
     sub.wait_for(lambda ms: "online" in payloads(ms, "status") and len(payloads(ms, "pose")) >= 3, timeout=20)
     sub.wait_for(lambda ms: len(payloads(ms, "stats")) >= 1, timeout=10)
     stats = payloads(sub.snapshot(), "stats")[-1]
     assert stats["camera_state"] == "streaming" and stats["frames"] > 0 and stats["model"] == DEFAULT_MODEL
+    front_end = stats["front_end"]  # the budget at work, as configured
+    assert front_end["budget"] == {
+        "max_crops_per_frame": 3,
+        "people_at_full_rate": 2,
+        "person_rate_hz": 5.0,
+        "discovery_invokes_per_frame": 1,
+    }
+    assert front_end["crops_last_frame"] <= 3 and front_end["crops_per_frame"] <= 3
+    print("front_end stats:", front_end)
+    # more people followed than crops run: over the budget the rest coast, nobody is dropped
+    assert front_end["people_per_frame"] > front_end["crops_per_frame"]
 
     code, took = daemon.terminate()
     assert code == 0, daemon.log()
