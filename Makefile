@@ -11,7 +11,7 @@ APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsyste
 	chromium chromium-driver
 
 .PHONY: help venv ansible-venv demo test lint unit deps models models-verify eval bench bench-mediapipe bench-preview \
-	clean platform-deps test-arm64 test-systemd test-platforms wheelhouse
+	bench-scenes clean platform-deps test-arm64 test-systemd test-platforms wheelhouse
 
 help:
 	@echo "make demo   - install into .venv and run the pipeline on the bundled clip"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench  - every model, both runtimes and MediaPipe Pose on the demo clip (docs/benchmarks.md)"
 	@echo "make test-arm64   - the wheel on emulated Raspberry Pi cores, both runtimes (docs/platforms.md)"
 	@echo "make test-systemd - the unit under a real systemd (nspawn --boot), installed by the role"
+	@echo "make bench-scenes - the front-end on an empty room, one person and a crowd (docs/benchmarks.md)"
 
 $(BIN)/edge-pose: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +108,11 @@ bench-mediapipe: $(VENV_MEDIAPIPE)/bin/python
 # Every model on both runtimes and MediaPipe on the same clip, in one run (tables for docs/benchmarks.md).
 bench: venv $(VENV_TFLITE)/bin/edge-pose bench-mediapipe
 	$(BIN)/python docs/eval/bench_report.py $(BENCH_FRAMES)
+
+# The front-end with nobody, one person and a crowd in view beside single-pose Lightning, MultiPose
+# alone and MediaPipe Pose (one person), in one run, 1 thread (docs/benchmarks.md, "Multi-person front-end").
+bench-scenes: venv bench-mediapipe
+	$(BIN)/edge-pose bench --scenes --threads 1 --frames 300 --rounds 3 --mediapipe $(VENV_MEDIAPIPE)/bin/python
 
 # The offline wheelhouse for cameras (docs/deploy.md): every dependency of the wheel in build/wheel/, as
 # wheels for the cameras' architecture and Python. pip matches --platform tags exactly (no older glibc is

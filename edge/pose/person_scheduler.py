@@ -142,8 +142,11 @@ class Scheduler:
         return chosen
 
     def _unexplained(self, motion: Motion, tracks: list[PersonTrack], ts: float) -> list[Box]:
-        """Motion regions that no track's (grown, predicted) box explains."""
-        boxes = [_grown(t.predicted_box(ts), TRACK_BOX_GROWTH) for t in tracks]
+        """Motion regions that no track's grown box (where it is predicted to be, or where it was last)
+        explains. (Explaining also small regions that merely touch a grown box cut one walker's
+        discovery on video_3.mp4 from 0.110 to 0.088 invokes per frame, but vtest.avi's people per
+        frame from 5.07 to 4.91: not taken.)"""
+        boxes = [_grown(b, TRACK_BOX_GROWTH) for t in tracks for b in (t.predicted_box(ts), t.bbox)]
         return [
             r for r in motion.regions if not any(overlap_of_smaller(r, b) > EXPLAINED_OVERLAP for b in boxes)
         ]
