@@ -18,7 +18,9 @@ TFLITE_VENV = REPO / ".venv-tflite"
 def replay(python: Path, runtime: str, images: list[Path], out: Path) -> list[dict]:
     env = {**os.environ, "EDGE_POSE_RUNTIME": runtime}
     r = subprocess.run(
-        [str(python), "-m", "edge", "replay", *map(str, images), "--out", str(out), "--no-smart-crop"],
+        # single-pose Lightning open loop: the same model file and inputs through both runtimes
+        [str(python), "-m", "edge", "replay", *map(str, images), "--out", str(out), "--model", "movenet_lightning",
+         "--no-smart-crop"],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
