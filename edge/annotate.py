@@ -14,14 +14,14 @@ import numpy as np
 
 from edge.errors import EdgeError
 from edge.layouts import COCO17_EDGES, to_coco17
-from edge.pose.smart_crop import CropRegion
+from edge.pose.smart_crop import CropBox
 from edge.rules.config import ZoneConfig
 from edge.types import Frame, Image, Pose
 
 MIN_DRAW_SCORE = 0.3  # keypoints below this are not drawn
 _COLOURS = ((0, 200, 255), (255, 120, 0), (80, 220, 80), (220, 80, 220), (0, 80, 255), (255, 255, 0))
 ZONE_COLOURS = {"include": (0, 230, 0), "exclude": (40, 40, 235)}  # BGR: green where a rule looks, red not
-CROP_COLOUR = (160, 160, 160)
+CROP_COLOUR = (160, 160, 160)  # a search of the frame, or a single-pose model's crop
 
 
 def track_colour(track_id: int | None) -> tuple[int, int, int]:
@@ -47,24 +47,40 @@ def draw_zones(image: Image, zones: Sequence[tuple[str, ZoneConfig]]) -> None:
         )
 
 
-def draw_regions(image: Image, regions: Sequence[CropRegion]) -> None:
-    """Draw the model's crop boxes in place (one per tracked person with a multi-person front-end)."""
+def _label_scale(w: int, h: int) -> float:
+    return max(0.35, min(w, h) / 900)
+
+
+def draw_regions(image: Image, regions: Sequence[CropBox]) -> None:
+    """Draw where the model looked, in place: a person's own crop (the multi-person front-end) in their
+    track colour with their id inside its bottom-left corner (clear of the skeleton's label above the
+    person); a single-pose model's crop in grey. A crop may reach past the frame (padding): it is
+    drawn clipped, its id kept inside the image."""
     h, w = image.shape[:2]
-    for region in regions:
-        p0 = (round(region.x_min * w), round(region.y_min * h))
-        p1 = (round(region.x_max * w), round(region.y_max * h))
-        cv2.rectangle(image, p0, p1, CROP_COLOUR, 1, cv2.LINE_AA)
+    scale = _label_scale(w, h)
+    for box in regions:
+        r = box.region
+        p0 = (round(r.x_min * w), round(r.y_min * h))
+        p1 = (round(r.x_max * w), round(r.y_max * h))
+        colour = CROP_COLOUR if box.track_id is None else track_colour(box.track_id)
+        cv2.rectangle(image, p0, p1, colour, 1, cv2.LINE_AA)
+        if box.track_id is not None:
+            at = (min(max(p0[0], 0), w - 40) + 3, min(max(p1[1], 0), h) - 5)
+            cv2.putText(
+                image, f"#{box.track_id}", at, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA
+            )
 
 
 def draw_scene(
     image: Image,
     poses: list[Pose],
-    regions: Sequence[CropRegion] = (),
+    regions: Sequence[CropBox] = (),
     zones: Sequence[tuple[str, ZoneConfig]] = (),
     out: Image | None = None,
 ) -> Image:
-    """`image` with the zones, the crop boxes and the skeletons (what the live view shows), drawn into
-    `out` when given (same shape: a buffer reused frame after frame), else into a copy."""
+    """`image` with the zones, the crop boxes and the skeletons (what the live view, replay --annotate
+    and the snapshots show), drawn into `out` when given (same shape: a buffer reused frame after
+    frame), else into a copy."""
     if out is None or out.shape != image.shape:
         out = image.copy()
     else:
@@ -75,38 +91,38 @@ def draw_scene(
     return out
 
 
-def draw_poses(image: Image, poses: list[Pose], region: CropRegion | None = None) -> Image:
-    """A copy of `image` (BGR) with each pose's skeleton, box and track id, and the crop region."""
-    out = image.copy()
-    draw_poses_into(out, poses, region)
-    return out
+def draw_poses(image: Image, poses: list[Pose], regions: Sequence[CropBox] = ()) -> Image:
+    """A copy of `image` (BGR) with each pose's skeleton, box and track id, and the crop boxes."""
+    return draw_scene(image, poses, regions)
 
 
-def draw_poses_into(out: Image, poses: list[Pose], region: CropRegion | None = None) -> None:
-    """`draw_poses` in place (the live view draws into a buffer it reuses)."""
+def draw_poses_into(out: Image, poses: list[Pose]) -> None:
+    """Each pose's skeleton and label, in place. A coasting pose (the multi-person front-end did not
+    measure that person this frame: their last keypoints moved on) is drawn thin, without dots, and
+    labelled "coast", so a prediction never looks like a measurement."""
     h, w = out.shape[:2]
-    if region is not None:
-        p0 = (round(region.x_min * w), round(region.y_min * h))
-        p1 = (round(region.x_max * w), round(region.y_max * h))
-        cv2.rectangle(out, p0, p1, (160, 160, 160), 1, cv2.LINE_AA)
+    scale = _label_scale(w, h)
     for pose in poses:
         colour = track_colour(pose.track_id)
+        coasting = pose.origin == "coast"
         kps = pose.keypoints[list(to_coco17(pose.layout))]
         pts = np.stack([kps[:, 0] * w, kps[:, 1] * h], axis=1).round().astype(int)
         ok = kps[:, 2] >= MIN_DRAW_SCORE
         # Line and dot sizes follow the person's size, so small people far away stay visible under them.
         person_px = max((pose.bbox[3] - pose.bbox[1]) * h, (pose.bbox[2] - pose.bbox[0]) * w, 1.0)
-        thickness = int(np.clip(person_px / 80, 1, 6))
+        thickness = 1 if coasting else int(np.clip(person_px / 80, 1, 6))
         radius = int(np.clip(person_px / 60, 1, 8))
         for a, b in COCO17_EDGES:
             if ok[a] and ok[b]:
                 cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, thickness, cv2.LINE_AA)
-        for i in np.flatnonzero(ok):
-            cv2.circle(out, tuple(pts[i]), radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(out, tuple(pts[i]), radius, colour, -1, cv2.LINE_AA)
+        if not coasting:
+            for i in np.flatnonzero(ok):
+                cv2.circle(out, tuple(pts[i]), radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
+                cv2.circle(out, tuple(pts[i]), radius, colour, -1, cv2.LINE_AA)
         x0, y0 = round(pose.bbox[0] * w), round(pose.bbox[1] * h)
         label = f"#{pose.track_id} {pose.score:.2f}" if pose.track_id is not None else f"{pose.score:.2f}"
-        scale = max(0.35, min(w, h) / 900)
+        if coasting:
+            label += " coast"
         cv2.putText(
             out, label, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA
         )
@@ -133,14 +149,14 @@ class Annotator:
             path = self.directory / f"{Path(source).stem}-{n}{suffix}"
         return path
 
-    def still(self, frame: Frame, poses: list[Pose], region: CropRegion | None) -> None:
-        """Write one annotated still as PNG."""
+    def still(self, frame: Frame, poses: list[Pose], regions: Sequence[CropBox]) -> None:
+        """Write one annotated still as PNG (`regions`: where the model looked, the estimator's last_regions)."""
         path = self._name(frame.source, ".png")
-        if not cv2.imwrite(str(path), draw_poses(frame.image, poses, region)):
+        if not cv2.imwrite(str(path), draw_poses(frame.image, poses, regions)):
             raise EdgeError(f"{path}: cannot write annotated image")
         self.written.append(path)
 
-    def video_frame(self, frame: Frame, poses: list[Pose], region: CropRegion | None, fps: float) -> None:
+    def video_frame(self, frame: Frame, poses: list[Pose], regions: Sequence[CropBox], fps: float) -> None:
         """Append one annotated frame to the MP4 of `frame.source` (opened on its first frame)."""
         if self._source != frame.source:
             self.close()
@@ -152,7 +168,7 @@ class Annotator:
             self._source = frame.source
             self.written.append(path)
         assert self._writer is not None
-        self._writer.write(draw_poses(frame.image, poses, region))
+        self._writer.write(draw_poses(frame.image, poses, regions))
 
     def discard(self) -> None:
         """Remove every file this run wrote (the run failed)."""

@@ -131,8 +131,7 @@ def test_smart_crop_follows_the_person_through_a_real_video(data_dir: Path) -> N
     for frame in read_frames(info):
         poses = est.estimate(frame)
         ids.append(poses[0].track_id if poses else None)
-        if est.last_region is not None:
-            widths.append(est.last_region.width)
+        widths += [box.region.width for box in est.last_regions]
     tracked = [i for i in ids if i is not None]
     assert len(tracked) >= 0.8 * len(ids)
     # Mostly one track: the person is not lost and re-acquired every few frames.

@@ -97,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
                     frames += 1
                     people += len(result.poses)
                     if annotator is not None:
-                        region = estimator.last_region
+                        regions = estimator.last_regions
                         if info.is_still:
-                            annotator.still(frame, result.poses, region)
+                            annotator.still(frame, result.poses, regions)
                         else:
-                            annotator.video_frame(frame, result.poses, region, info.fps)
+                            annotator.video_frame(frame, result.poses, regions, info.fps)
                     bar.update()
             except PartialInputError as short:
                 partial.append(short)

@@ -30,7 +30,7 @@ from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import Interpreter, load_interpreter, zeros_like_input
 from edge.pose.settings import BlazePoseSettings
-from edge.pose.smart_crop import CropRegion, crop_to_input_matrix, padded_square_region
+from edge.pose.smart_crop import CropBox, crop_to_input_matrix, padded_square_region
 from edge.types import Frame, Image, Pose, keypoint_bbox
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class BlazePose:
         self._roi: RotatedRoi | None = None
         self._next_track_id = 0
         self._track_id: int | None = None
-        self.last_region: CropRegion | None = None
+        self.last_regions: list[CropBox] = []
         self.last_roi: RotatedRoi | None = None
 
     def _detector_tensors(self, interp: Interpreter) -> tuple[int, int, int]:
@@ -138,7 +138,7 @@ class BlazePose:
                 self._lose_person()
                 return []
         self.last_roi = roi
-        self.last_region = roi.bounding_region(frame.width, frame.height)
+        self.last_regions = [CropBox(roi.bounding_region(frame.width, frame.height))]
         found = self._landmarks(frame.image, roi)
         if found is None or found[1] < self.settings.min_presence:
             self._lose_person()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from edge.pose.manifest import ModelSpec
 from edge.pose.output_guard import OutputStats, pose_valid
-from edge.pose.smart_crop import CropRegion
+from edge.pose.smart_crop import CropBox
 from edge.types import Frame, Pose
 
 if TYPE_CHECKING:
@@ -74,9 +74,9 @@ class FallbackEstimator:
         )
 
     @property
-    def last_region(self) -> CropRegion | None:
-        """Where the model in use looked last (for annotation)."""
-        return self._current.last_region
+    def last_regions(self) -> list[CropBox]:
+        """Where the model in use looked on the last frame (for annotation)."""
+        return self._current.last_regions
 
     @property
     def front_end(self) -> object | None:

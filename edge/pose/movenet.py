@@ -25,6 +25,7 @@ from edge.pose.runtime import load_interpreter
 from edge.pose.settings import SinglePoseSettings
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
+    CropBox,
     CropRegion,
     determine_crop_region,
     padded_square_region,
@@ -68,7 +69,7 @@ class MoveNetSinglePose:
         self._crop: CropRegion | None = None
         self._next_track_id = 0
         self._track_id: int | None = None
-        self.last_region: CropRegion | None = None
+        self.last_regions: list[CropBox] = []
 
     def reset(self) -> None:
         """Start over for a new source (or still): no person, fresh filters, track ids from 0 again."""
@@ -103,7 +104,7 @@ class MoveNetSinglePose:
             refined = self.infer_region(frame.image, refined_region)
             if refined is not None and pose_score(refined) >= pose_score(keypoints):
                 keypoints, region = refined, refined_region
-        self.last_region = region
+        self.last_regions = [CropBox(region)]
         score = pose_score(keypoints)
         if score < self.settings.min_pose_score:
             self._lose_person()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from edge.pose.manifest import ModelSpec
 from edge.pose.multipose_runner import MAX_PEOPLE, MultiPoseRunner
 from edge.pose.settings import MIN_PERSON_SCORE, MultiPoseSettings
-from edge.pose.smart_crop import CropRegion, padded_square_region
+from edge.pose.smart_crop import CropBox, padded_square_region
 from edge.pose.tiles import merge_detections
 from edge.track.tracker import PoseTracker
 from edge.types import Frame, Pose
@@ -42,7 +42,7 @@ class MoveNetMultiPose:
         self.stats = self.runner.stats
         keypoint_filter = self.settings.keypoint_filter.params if self.settings.filter else None
         self.tracker = PoseTracker(self.settings.tracker.settings(keypoint_filter))
-        self.last_region: CropRegion | None = None
+        self.last_regions: list[CropBox] = []
 
     def reset(self) -> None:
         """End every track (a new source or a still image); ids start from 1 again."""
@@ -51,7 +51,7 @@ class MoveNetMultiPose:
     def estimate(self, frame: Frame) -> list[Pose]:
         """Everyone above the person threshold in `frame`, tracked and filtered."""
         region = padded_square_region(frame.height, frame.width)
-        self.last_region = region
+        self.last_regions = [CropBox(region)]
         poses = self.runner.detect(frame.image, region, self.min_tracked_score)
         if poses is None:
             return self.tracker.update([], frame.ts, frame.width, frame.height)

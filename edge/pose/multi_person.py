@@ -29,7 +29,13 @@ from edge.pose.output_guard import OutputStats
 from edge.pose.person_scheduler import DiscoveryView, Scheduler
 from edge.pose.person_track import Box, PersonTrack
 from edge.pose.settings import MultiPersonSettings
-from edge.pose.smart_crop import MIN_CROP_KEYPOINT_SCORE, CropRegion, determine_crop_region, torso_visible
+from edge.pose.smart_crop import (
+    MIN_CROP_KEYPOINT_SCORE,
+    CropBox,
+    CropRegion,
+    determine_crop_region,
+    torso_visible,
+)
 from edge.pose.tiles import merge_detections, same_pose
 from edge.track.matching import greedy_match
 from edge.track.similarity import box_iou
@@ -120,7 +126,9 @@ class MultiPersonLightning:
         )
         self.tracks: list[PersonTrack] = []
         self._next_id = 1
-        self.last_region: CropRegion | None = None
+        # Each person's crop run on the last frame (for annotation; discovery's views are not drawn: on a
+        # still or a first frame they are the whole tile grid, and their count is in the stats).
+        self.last_regions: list[CropBox] = []
 
     @property
     def stats(self) -> OutputStats:
@@ -142,6 +150,7 @@ class MultiPersonLightning:
     def estimate(self, frame: Frame) -> list[Pose]:
         """Everyone followed in `frame`: refined, just discovered, or coasting under the budget."""
         ts, w, h = frame.ts, frame.width, frame.height
+        self.last_regions = []  # a new list per frame: a viewer may still hold the last one
         self._expire(ts)
         motion = self.motion.update(frame.image)
         views = self.scheduler.discovery(ts, w, h, self.tracks, motion)
@@ -169,7 +178,6 @@ class MultiPersonLightning:
         ts, w, h = frame.ts, frame.width, frame.height
         found: list[Pose] = []
         for view in views:
-            self.last_region = view.region
             found += self.detector.detect(frame.image, view.region, self.settings.min_person_score) or []
         confirmed: dict[int, Pose] = {}
         started = len(self.tracks)
@@ -207,9 +215,9 @@ class MultiPersonLightning:
         for (as MoveNet single-pose's refine_on_acquire), up to ACQUIRE_PASSES times, keeping the reading
         Lightning scores highest."""
         assert track.crop is not None
-        self.last_region = track.crop
         predicted = track.predicted_box(frame.ts)
-        reading = self._read(frame, track.crop, predicted, track.bbox)
+        used = track.crop
+        reading = self._read(frame, used, predicted, track.bbox)
         latest = reading
         for _ in range(ACQUIRE_PASSES if track.last_refined_ts is None else 0):
             if latest is None or not torso_visible(latest[0]):
@@ -217,7 +225,8 @@ class MultiPersonLightning:
             region = determine_crop_region(latest[0], frame.height, frame.width)
             latest = self._read(frame, region, predicted, track.bbox)
             if latest is not None and reading is not None and latest[1] >= reading[1]:
-                reading = latest
+                reading, used = latest, region
+        self.last_regions.append(CropBox(used, track.track_id))  # the crop whose reading counts (or missed)
         if reading is None:
             return False
         if track.last_refined_ts is None and track.origin == "discovery":

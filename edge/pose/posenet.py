@@ -19,7 +19,7 @@ from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
 from edge.pose.settings import PoseNetSettings
-from edge.pose.smart_crop import CropRegion, crop_to_frame, padded_square_region
+from edge.pose.smart_crop import CropBox, CropRegion, crop_to_frame, padded_square_region
 from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class PoseNet:
         self._filter = OneEuroFilter(self.settings.keypoint_filter.params)
         self._next_track_id = 0
         self._track_id: int | None = None
-        self.last_region: CropRegion | None = None
+        self.last_regions: list[CropBox] = []
 
     def _stride(self, grid: int) -> int:
         """The output stride: configured, else the manifest's, else (input − 1) / (grid − 1); it must
@@ -101,7 +101,7 @@ class PoseNet:
     def estimate(self, frame: Frame) -> list[Pose]:
         """The strongest pose in `frame`, or [] when its score is below threshold."""
         region = padded_square_region(frame.height, frame.width)
-        self.last_region = region
+        self.last_regions = [CropBox(region)]
         keypoints = self._infer(frame.image, region)
         if keypoints is None:
             self._lose_person()

@@ -17,7 +17,7 @@ from edge.pose.multi_person import MultiPersonLightning
 from edge.pose.output_guard import OutputStats
 from edge.pose.posenet import PoseNet
 from edge.pose.settings import PoseConfig
-from edge.pose.smart_crop import CropRegion
+from edge.pose.smart_crop import CropBox
 from edge.types import Frame, Pose
 
 DEFAULT_MODEL = "movenet_lightning_multi"  # the multi-person front-end (docs/models.md)
@@ -33,7 +33,7 @@ class PoseEstimator(Protocol):
     @property
     def stats(self) -> OutputStats: ...
     @property
-    def last_region(self) -> CropRegion | None: ...
+    def last_regions(self) -> list[CropBox]: ...
 
     def estimate(self, frame: Frame) -> list[Pose]: ...
     def reset(self) -> None: ...

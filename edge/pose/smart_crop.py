@@ -49,6 +49,15 @@ class CropRegion:
         return self.x_min, self.y_min, self.x_max, self.y_max
 
 
+@dataclass(frozen=True, slots=True)
+class CropBox:
+    """Where a model looked on a frame (for annotation): `region`, and the track it was run for (the
+    multi-person front-end's per-person crops; None for a search of the frame or a single-pose crop)."""
+
+    region: CropRegion
+    track_id: int | None = None
+
+
 def padded_square_region(height: int, width: int) -> CropRegion:
     """The whole frame padded to a square around its centre: nobody in view is cut off."""
     if width > height:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.pose.smart_crop import CropRegion
+from edge.pose.smart_crop import CropBox
 from edge.rules.config import ZoneConfig
 from edge.rules.geometry import Body
 from edge.types import Image, Pose
@@ -29,7 +29,7 @@ class Sample:
 
     image: Image
     poses: list[Pose]
-    regions: list[CropRegion]
+    regions: list[CropBox]
     zones: list[tuple[str, ZoneConfig]]
     bodies: dict[int, Body]
     frame: int

@@ -67,6 +67,7 @@ def poses_from_payload(entries: Sequence[dict[str, Any]]) -> list[Pose]:
             layout=str(e["layout"]),
             track_id=e["track_id"],
             bbox=(float(e["bbox"][0]), float(e["bbox"][1]), float(e["bbox"][2]), float(e["bbox"][3])),
+            origin=str(e.get("origin", "model")),
         )
         for e in entries
     ]

@@ -213,15 +213,14 @@ class PreviewStage:
     # --- the encoder thread --------------------------------------------------------------------
 
     def _sample(self, result: FrameResult) -> Sample:
-        region = self.pipeline.estimator.last_region
         poses = [
-            Pose(p.keypoints.copy(), p.score, p.layout, p.track_id, p.bbox) for p in result.poses
+            Pose(p.keypoints.copy(), p.score, p.layout, p.track_id, p.bbox, p.origin) for p in result.poses
         ]  # 17×3 floats each: the estimator may reuse its arrays
         frame = result.frame
         return Sample(
             image=frame.image,
             poses=poses,
-            regions=[region] if region is not None else [],
+            regions=list(self.pipeline.estimator.last_regions),  # every person's crop (front-end)
             zones=zone_list(self.rules.config),
             bodies=self.rules.bodies(),
             frame=frame.index,

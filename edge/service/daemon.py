@@ -28,7 +28,7 @@ from edge.pose.manifest import ModelSpec
 from edge.pose.multi_person import FrontEndStats
 from edge.pose.output_guard import OutputStats
 from edge.pose.registry import PoseEstimator, create_estimator
-from edge.pose.smart_crop import CropRegion
+from edge.pose.smart_crop import CropBox
 from edge.preview.stage import PreviewStage
 from edge.publish.messages import Message, restart_end
 from edge.publish.mqtt import MqttPublisher, MqttSettings
@@ -71,9 +71,9 @@ class TimedEstimator:
         return self.inner.stats
 
     @property
-    def last_region(self) -> CropRegion | None:
-        """The last crop region."""
-        return self.inner.last_region
+    def last_regions(self) -> list[CropBox]:
+        """Where the model looked on the last frame."""
+        return self.inner.last_regions
 
     def estimate(self, frame: Frame) -> list[Pose]:
         """Run the model, timing it."""

@@ -40,8 +40,9 @@ CHROMIUM_FLAGS = (
 )
 START_TIMEOUT_S = 60.0  # model load + first frame on a loaded 2-core machine, with a wide margin
 FALL_CLIP = "fall_clips/le2i_home_077.mp4"  # 285 frames at 24 fps: a fall at frame ~149, he gets up again
-# On FALL_CLIP today's rules raise one fall per pass, also when it loops (checked with the pipeline:
-# starts at frames 149, 434, 719 over three passes), so a fall comes back every 11.9 s of a looping run.
+# On FALL_CLIP today's rules raise one fall per pass, also when it loops (checked with the pipeline and
+# the default multi-person front-end: starts at frames 154, 439, 719 over three passes, single-pose
+# Lightning 149, 434, 719), so a fall comes back every 11.9 s of a looping run.
 
 
 def free_port() -> int:
