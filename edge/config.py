@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from edge.capture.source_uri import SourceUri, parse_source_uri
 from edge.errors import ConfigError, ModelError
 from edge.loader import Section, read_document, validate_section
 from edge.pose.manifest import default_model_dir, load_manifest, verify_model_file
-from edge.pose.registry import DEFAULT_MODEL
+from edge.pose.registry import DEFAULT_MODEL, model_parts
 from edge.pose.settings import PoseConfig
 from edge.preview.config import PreviewConfig, check_preview_install, server_tls_context
 from edge.publish.mqtt import TlsSettings, tls_context
@@ -104,6 +105,12 @@ class CameraConfig(Section):
     def uri(self) -> SourceUri:
         """The parsed source."""
         return parse_source_uri(self.source)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The repr (and so any log line, traceback or `repr(LoadedConfig)`) shows the source with its
+        password masked, as --show and the errors do."""
+        for name, value in super().__repr_args__():
+            yield name, mask_passwords(value) if name == "source" and isinstance(value, str) else value
 
 
 class ModelConfig(Section):
@@ -255,7 +262,7 @@ def load_secrets(config: AppConfig, path: str, directory: Path | None) -> Secret
 def check_models(config: AppConfig, path: str) -> list[str]:
     """What `edge-pose run` checks of model.* and pose.* before loading anything: the manifest in
     model.dir (exit 78), model.name and model.fallback in it (78), `pose:` sections only for the families
-    they run (78), and their files against the manifest's sha256 (run loads the fallback instead of a
+    they run (78), and their files (a two-stage model's detector too) against the manifest's sha256 (run loads the fallback instead of a
     bad model file, so that is a warning; with no usable fallback it is ModelError, exit 65, as in run)."""
     directory = config.model.directory
     if not (directory / "manifest.json").is_file():
@@ -284,7 +291,8 @@ def check_models(config: AppConfig, path: str) -> list[str]:
         if name is None or name in problems.values():
             continue
         try:
-            verify_model_file(known[name])
+            for part in model_parts(name, directory):  # a two-stage model's detector too
+                verify_model_file(part)
         except ModelError as exc:
             problems[key] = f"{path}: {key}: {exc}"
     if "model.name" in problems and (config.model.fallback is None or "model.fallback" in problems):

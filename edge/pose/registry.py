@@ -22,6 +22,9 @@ from edge.types import Frame, Pose
 
 DEFAULT_MODEL = "movenet_lightning_multi"  # the multi-person front-end (docs/models.md)
 
+# two-stage families: the detector a model runs unless its manifest entry names its own "detector"
+DETECTORS = {"multi_person": "movenet_multipose", "blazepose_landmark": DEFAULT_DETECTOR}
+
 
 class PoseEstimator(Protocol):
     """Frame → [Pose]; `reset()` forgets all per-person state (a new source, a still image)."""
@@ -73,6 +76,16 @@ def create_estimator(
     )
 
 
+def model_parts(name: str, model_dir: Path | None = None) -> list[ModelSpec]:
+    """The manifest entries model `name` runs: its own and, for a two-stage family, its detector's.
+    Loading verifies each file's sha256, so check-config verifies the same list."""
+    spec = find_model(name, model_dir)
+    detector = DETECTORS.get(spec.family)
+    if detector is None:
+        return [spec]
+    return [spec, find_model(str(spec.raw.get("detector", detector)), model_dir)]
+
+
 def load_estimator(
     name: str,
     threads: int = 2,
@@ -80,11 +93,10 @@ def load_estimator(
     pose: PoseConfig | None = None,
 ) -> PoseEstimator:
     """The bare estimator for model `name` (no guard, no fallback), with its family's settings."""
-    spec = find_model(name, model_dir)
+    spec, *detector = model_parts(name, model_dir)
     settings = pose or PoseConfig()
     if spec.family == "multi_person":
-        detector = find_model(str(spec.raw.get("detector", "movenet_multipose")), model_dir)
-        return MultiPersonLightning(spec, detector, threads, settings.multi_person)
+        return MultiPersonLightning(spec, detector[0], threads, settings.multi_person)
     if spec.family == "movenet_singlepose":
         return MoveNetSinglePose(spec, threads, settings.movenet_singlepose)
     if spec.family == "movenet_multipose":
@@ -92,6 +104,5 @@ def load_estimator(
     if spec.family == "posenet":
         return PoseNet(spec, threads, settings.posenet)
     if spec.family == "blazepose_landmark":
-        detector = find_model(str(spec.raw.get("detector", DEFAULT_DETECTOR)), model_dir)
-        return BlazePose(spec, detector, threads, settings.blazepose_landmark)
+        return BlazePose(spec, detector[0], threads, settings.blazepose_landmark)
     raise ModelError(f"model {name!r}: family {spec.family!r} has no estimator in this version")

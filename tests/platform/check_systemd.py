@@ -9,7 +9,8 @@ photo of a person lying on the floor, looped) with a Mosquitto on the host's loo
 - the hardening in force: `systemctl show` against the unit file, the main process's credentials,
   seccomp, capabilities and read-only root as the kernel reports them, TFLite's XNNPACK delegate created
   under MemoryDenyWriteExecute=, and `systemd-analyze security` (online, in the booted system) <= 2.0;
-- a bad config: the unit stops with status 78 and is not restarted;
+- a bad config: the unit stops with status 78 and is not restarted; a corrupt model file with no
+  fallback: status 65 (EX_DATAERR), not restarted either;
 - `kill -STOP` of the main process: systemd's watchdog kills and restarts it.
 
 Why nspawn and not a KVM guest: measured in docs/platforms.md (nspawn boots here once it has a tmpfs
@@ -83,7 +84,7 @@ HARDENING = {
     "DevicePolicy": "closed",
     "CapabilityBoundingSet": "",
     "AmbientCapabilities": "",
-    "RestartPreventExitStatus": "78",
+    "RestartPreventExitStatus": "65 78",
     "WatchdogUSec": "30s",
     "Restart": "on-failure",
 }
@@ -411,6 +412,41 @@ def test_bad_config_stops_with_78_and_no_restart_loop(machine: Machine, deployed
         )
     finally:
         config.write_text(good)
+        machine.run("systemctl", "reset-failed", UNIT)
+        machine.run("systemctl", "start", UNIT, check=True)
+
+
+def test_corrupt_model_without_fallback_stops_with_65_and_no_restart_loop(
+    machine: Machine, deployed: dict[str, Any]
+) -> None:
+    """A model file that fails its checksum does not mend by restarting: 65 is in
+    RestartPreventExitStatus= beside 78, so the unit stays failed (and visible) instead of looping."""
+    config = machine.root / "etc/edge-pose/config.yaml"
+    good = config.read_text()
+    shipped = next((machine.root / "opt/edge-pose/venv/lib").glob("python3*/site-packages/edge/model_files"))
+    models = machine.root / "etc/edge-pose/corrupt-models"
+    try:
+        shutil.copytree(shipped, models)
+        models.chmod(0o755)
+        detector = models / "movenet_multipose_int8.tflite"
+        data = bytearray(detector.read_bytes())
+        data[1000] ^= 0xFF
+        detector.write_bytes(bytes(data))
+        document = yaml.safe_load(good)
+        document.setdefault("model", {}).update({"dir": "/etc/edge-pose/corrupt-models", "fallback": None})
+        config.write_text(yaml.safe_dump(document, sort_keys=False))
+        restarts = int(machine.show("NRestarts")["NRestarts"])
+        machine.run("systemctl", "restart", UNIT)
+        state = machine.wait_for(lambda s: s["ActiveState"] == "failed", 60, "failed on a corrupt model")
+        assert state["ExecMainStatus"] == "65" and state["Result"] == "exit-code", state
+        time.sleep(12)  # RestartSec=5: two restart periods
+        later = machine.show("ActiveState", "NRestarts")
+        assert later["ActiveState"] == "failed" and int(later["NRestarts"]) == restarts, later
+        assert "movenet_multipose_int8.tflite: sha256" in machine.journal()
+        print(f"\ncorrupt model: status {state['ExecMainStatus']}, NRestarts {later['NRestarts']} 12 s on")
+    finally:
+        config.write_text(good)
+        shutil.rmtree(models, ignore_errors=True)
         machine.run("systemctl", "reset-failed", UNIT)
         machine.run("systemctl", "start", UNIT, check=True)
 

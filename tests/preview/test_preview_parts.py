@@ -89,7 +89,8 @@ def test_the_passwords_never_show_in_check_config_errors_or_reprs(
 ) -> None:
     """The preview's login password is read from its file through the credentials directory, like the
     MQTT one, and then shows nowhere: not in check-config --show (which masks the camera URI's password),
-    not in an error about the preview's files, not in the repr of the loaded config's secrets."""
+    not in an error about the preview's files, not in the repr of the loaded config (its secrets, the
+    camera URI)."""
     from edge.cli import main
 
     creds = tmp_path / "creds"
@@ -117,7 +118,10 @@ def test_the_passwords_never_show_in_check_config_errors_or_reprs(
     assert "preview.tls.cert_file" in errors.err and "not a PEM certificate" in errors.err
     for text in (shown.out, shown.err, errors.out, errors.err):
         assert "s3cret" not in text, text
-    assert "Preview-s3cret" not in repr(loaded) and "Mqtt-s3cret" not in repr(loaded)
+    for secret in ("Preview-s3cret", "Mqtt-s3cret", "Camera-s3cret"):
+        assert secret not in repr(loaded) and secret not in str(loaded.config), secret
+    assert "op:***@cam.example" in repr(loaded)
+    assert loaded.config.camera.source == "rtsp://op:Camera-s3cret@cam.example/stream"  # only shown masked
 
 
 def test_preview_without_aiohttp_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

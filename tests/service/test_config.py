@@ -234,3 +234,31 @@ def test_check_config_show_masks_the_camera_password(
     assert "s3cret" not in captured.out + captured.err
     assert yaml.safe_load(captured.out)["camera"]["source"] == "rtsp://op:***@cam.local:554/stream1"
     assert "camera rtsp://op:***@cam.local:554/stream1" in captured.err
+
+
+def test_a_corrupt_detector_of_a_two_stage_model_is_found_by_check_config_as_by_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The front-end runs two model files (its MultiPose detector and Lightning): check-config verifies
+    both, so a corrupt detector is the same warning (a fallback runs) or exit 65 (none can) as in run."""
+    shipped = find_model(DEFAULT_MODEL).path.parent
+    models = tmp_path / "models"
+    models.mkdir()
+    for item in shipped.iterdir():
+        (models / item.name).symlink_to(item)
+    detector = find_model("movenet_multipose").path.name
+    (models / detector).unlink()
+    corrupt = bytearray((shipped / detector).read_bytes())
+    corrupt[1000] ^= 0xFF
+    (models / detector).write_bytes(bytes(corrupt))
+    guarded = write_config(tmp_path / "guarded.yaml", mutate("model.dir", str(models)))
+    code, err = check_config(guarded, capsys)
+    assert code == 0, err
+    assert f"model.name: {models / detector}: sha256" in err and "the daemon would run without it" in err
+    alone = mutate("model.dir", str(models))
+    alone["model"]["fallback"] = None
+    bare = write_config(tmp_path / "alone.yaml", alone)
+    code, err = check_config(bare, capsys)
+    assert code == 65 and f"model.name: {models / detector}: sha256" in err, err
+    assert main(["run", "--config", str(bare)]) == 65
+    assert f"{models / detector}: sha256" in capsys.readouterr().err

@@ -90,7 +90,7 @@ def test_unit_keeps_the_agreed_contract(repo_dir: Path) -> None:
     assert settings["User"] == ["edge-pose"]
     assert settings["SupplementaryGroups"] == ["video"]
     assert settings["StateDirectory"] == ["edge-pose"]
-    assert settings["RestartPreventExitStatus"] == ["78"]
+    assert settings["RestartPreventExitStatus"] == ["78 65"]
     assert settings["Restart"] == ["on-failure"]
     assert settings["LoadCredential"] == ["edge-pose:/etc/edge-pose/credentials"]
     assert "WatchdogSec" in settings
