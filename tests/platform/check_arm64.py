@@ -78,6 +78,15 @@ TFLITE_MEDIAN_PX = 3.0
 MIN_SAME_PERSON = 0.5
 SAME_PERSON_IOU = 0.5
 CONFIDENT = 0.3
+# A multi-person model (the default front-end, MultiPose) is not bit-identical on either runtime:
+# MultiPose's float post-processing differs from x86 in the last bit (at most 7.5e-9 on the raw outputs,
+# the same on all three cores), and where the front-end places a crop or keeps a track from a discovery
+# reading, a last-bit difference can move a crop by a pixel or start a track a frame earlier or later.
+# So every person is matched to the x86 run's by box (IoU >= SAME_PERSON_IOU): at least
+# MIN_MATCHED_PEOPLE of the person-frames of both runs must match, and the median distance of their
+# confident keypoints is held to TFLITE_MEDIAN_PX (measured: docs/platforms.md).
+MULTI_PERSON_FAMILIES = {"multi_person", "movenet_multipose"}
+MIN_MATCHED_PEOPLE = 0.85
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -411,7 +420,9 @@ def run_combo(
         result.replays[model] = arm.run(core, [*argv, "--out", str(out)], env)
     device = f"arm64-{tag}"
     good, bad = GUEST / f"{tag}-good.yaml", GUEST / f"{tag}-bad.yaml"
-    write_config(arm.host_path(good), device, broker.port)
+    # the daemon's MQTT path on arm64 with single-pose Lightning: the default front-end runs in the
+    # replay above, and its first-frame discovery sweep costs minutes under emulation (a Pi does it in 1 s)
+    write_config(arm.host_path(good), device, broker.port, model={"name": "movenet_lightning"})
     write_config(arm.host_path(bad), device, broker.port, model={"nmae": "movenet_lightning"})
     result.check_good = arm.run(core, [str(venv_bin / "edge-pose"), "check-config", str(good)], env)
     result.check_bad = arm.run(core, [str(venv_bin / "edge-pose"), "check-config", str(bad)], env)
@@ -520,12 +531,65 @@ def replay_difference(arm: list[dict[str, Any]], ref: list[dict[str, Any]], inpu
     }
 
 
-def input_size(model: str) -> int:
-    """The model's square input side in pixels (from the manifest)."""
-    entry = next(
+def people_difference(arm: list[dict[str, Any]], ref: list[dict[str, Any]], input_px: int) -> dict[str, Any]:
+    """How far a multi-person replay is from the x86 one, person by person: in each frame every arm64
+    pose is matched to the x86 pose with the largest box IoU (>= SAME_PERSON_IOU, each used once);
+    the matched share of all person-frames, and the median / p90 / max distance in model-input pixels of
+    the keypoints both score above CONFIDENT, with the share of them that are exactly equal."""
+    matched = union = 0
+    distances: list[float] = []
+    for x, y in zip(arm, ref, strict=False):
+        px, py = x["payload"], y["payload"]
+        scale = input_px / max(px["width"], px["height"])
+        free = list(py["poses"])
+        found = 0
+        for pose in px["poses"]:
+            best = max(free, key=lambda q: box_iou(pose["bbox"], q["bbox"]), default=None)
+            if best is None or box_iou(pose["bbox"], best["bbox"]) < SAME_PERSON_IOU:
+                continue
+            free.remove(best)
+            found += 1
+            ka, kb = np.array(pose["keypoints"]), np.array(best["keypoints"])
+            both = (ka[:, 2] > CONFIDENT) & (kb[:, 2] > CONFIDENT)
+            d = np.linalg.norm((ka[:, :2] - kb[:, :2]) * [px["width"], px["height"]] * scale, axis=1)
+            distances += d[both].tolist()
+        matched += found
+        union += len(px["poses"]) + len(py["poses"]) - found
+    return {
+        "matched_people": matched,
+        "people": union,
+        "matched_share": matched / union if union else None,
+        "keypoints": len(distances),
+        "median_px": float(np.median(distances)) if distances else None,
+        "p90_px": float(np.percentile(distances, 90)) if distances else None,
+        "max_px": max(distances, default=None),
+        "exact_share": sum(d == 0.0 for d in distances) / len(distances) if distances else None,
+    }
+
+
+def manifest_entry(model: str) -> dict[str, Any]:
+    entry: dict[str, Any] = next(
         e for e in json.loads((REPO / "models/manifest.json").read_text())["models"] if e["name"] == model
     )
-    return int(entry["input"]["shape"][1])
+    return entry
+
+
+def input_size(model: str) -> int:
+    """The model's square input side in pixels (from the manifest)."""
+    return int(manifest_entry(model)["input"]["shape"][1])
+
+
+def multi_person(model: str) -> bool:
+    """Whether `model` follows several people (compared person by person, not bit for bit)."""
+    return manifest_entry(model)["family"] in MULTI_PERSON_FAMILIES
+
+
+def compare_replay(arm: list[dict[str, Any]], ref: list[dict[str, Any]], model: str) -> dict[str, Any]:
+    """replay_difference, and people_difference for a multi-person model."""
+    diff = replay_difference(arm, ref, input_size(model))
+    if multi_person(model):
+        diff["people"] = people_difference(arm, ref, input_size(model))
+    return diff
 
 
 def summarise(
@@ -548,9 +612,9 @@ def summarise(
                 if all(k in mine and np.array_equal(mine[k], ref[k]) for k in ref if k.split("/")[0] == m)
             )  # fmt: skip
         replays = {
-            model: replay_difference(
+            model: compare_replay(
                 read_jsonl(arm.host_path(GUEST / "out" / f"{core}-{runtime}-{model}.jsonl")),
-                x86[runtime]["replays"][model], input_size(model))
+                x86[runtime]["replays"][model], model)
             for model in MODELS
         }  # fmt: skip
         rows.append({
@@ -613,9 +677,14 @@ def test_replay_matches_x86(
     assert step.returncode == 0, step.describe()
     assert CPUINFO_ERROR not in step.output and XNNPACK in step.output, step.describe()
     mine = read_jsonl(arm64_root.host_path(GUEST / "out" / f"{core}-{runtime}-{model}.jsonl"))
-    diff = replay_difference(mine, x86[runtime]["replays"][model], input_size(model))
+    diff = compare_replay(mine, x86[runtime]["replays"][model], model)
     assert diff["frames"] == diff["ref_frames"] == FRAMES, diff
-    if runtime == "litert":  # every keypoint, score, box and track id the same
+    if multi_person(model):  # person by person (see MULTI_PERSON_FAMILIES)
+        people = diff["people"]
+        assert people["matched_share"] >= MIN_MATCHED_PEOPLE, people
+        assert people["keypoints"] >= 5 * people["matched_people"], people
+        assert people["median_px"] <= TFLITE_MEDIAN_PX, people
+    elif runtime == "litert":  # every keypoint, score, box and track id the same
         assert diff["identical"], diff
     else:
         assert diff["same_count_frames"] == FRAMES, diff
