@@ -9,19 +9,11 @@ and no pose is reported (tfjs-models MoveNet detector). The estimator owns its c
 
 from __future__ import annotations
 
-import logging
-
-import numpy as np
-from numpy.typing import NDArray
-
-from edge.errors import ModelError
 from edge.filters.low_pass import LowPassFilter
 from edge.filters.one_euro import OneEuroFilter
-from edge.pose.crop_resize import bgr_to_input, crop_resize_into
-from edge.pose.manifest import ModelSpec, verify_model_file
-from edge.pose.movenet_heads import HeadDecoder, has_heads
-from edge.pose.output_guard import OutputStats, keypoints_valid
-from edge.pose.runtime import load_interpreter
+from edge.pose.lightning_runner import LightningRunner
+from edge.pose.manifest import ModelSpec
+from edge.pose.output_guard import OutputStats
 from edge.pose.settings import SinglePoseSettings
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
@@ -32,8 +24,6 @@ from edge.pose.smart_crop import (
     torso_visible,
 )
 from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
-
-logger = logging.getLogger(__name__)
 
 
 def pose_score(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> float:
@@ -47,23 +37,13 @@ class MoveNetSinglePose:
     reset), keypoints in full-frame normalised coordinates, layout coco17."""
 
     def __init__(self, spec: ModelSpec, threads: int = 2, settings: SinglePoseSettings | None = None) -> None:
-        verify_model_file(spec)
+        self.runner = LightningRunner(spec, threads)  # the interpreter, its buffers and head decoder
         self.spec = spec
         self.name = spec.name
         self.settings = settings or SinglePoseSettings()
-        self.interpreter = load_interpreter(spec.path, threads)
-        inputs = self.interpreter.get_input_details()
-        outputs = self.interpreter.get_output_details()
-        decoded = len(outputs) == 1 and tuple(outputs[0]["shape"][-2:]) == (17, 3)
-        if len(inputs) != 1 or not (decoded or has_heads(outputs)):
-            raise ModelError(f"{spec.path}: not a MoveNet single-pose model (tensors {inputs} → {outputs})")
-        self._input_index = int(inputs[0]["index"])
-        self._output_index = int(outputs[0]["index"])
-        self._heads = None if decoded else HeadDecoder(self.interpreter, outputs)
-        self._input_view = self.interpreter.tensor(self._input_index)  # written in place, no set_tensor copy
-        self.size = int(inputs[0]["shape"][1])
-        self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
-        self.stats = OutputStats()
+        self.interpreter = self.runner.interpreter
+        self.size = self.runner.size
+        self.stats: OutputStats = self.runner.stats
         self._keypoint_filter = OneEuroFilter(self.settings.keypoint_filter.params)
         self._crop_filter = LowPassFilter(self.settings.crop_alpha)
         self._crop: CropRegion | None = None
@@ -130,20 +110,4 @@ class MoveNetSinglePose:
     def infer_region(self, image: Image, region: CropRegion) -> Keypoints | None:
         """Run the model once on `region` of `image` (no state is touched): unfiltered full-frame
         keypoints, or None when the guard rejects the output (counted in `stats`)."""
-        shown = crop_resize_into(image, region, self._warped)
-        bgr_to_input(self._warped, self._input_view())  # the view is dropped before invoke
-        self.interpreter.invoke()
-        self.stats.invokes += 1
-        raw: NDArray[np.float32] = (
-            self._heads.decode() if self._heads else self.interpreter.get_tensor(self._output_index)[0, 0]
-        )
-        rows = raw.tolist()  # 17 points: plain floats from here, one array at the end
-        if not keypoints_valid(rows):
-            self.stats.invalid_outputs += 1
-            self.stats.consecutive_invalid += 1
-            logger.debug("%s: invalid output dropped (%d so far)", self.name, self.stats.invalid_outputs)
-            return None
-        self.stats.consecutive_invalid = 0
-        # crop-normalised (y, x) → frame-normalised (x, y), as smart_crop.crop_to_frame does
-        x0, y0, sx, sy = shown.x_min, shown.y_min, shown.width, shown.height
-        return np.array([(x * sx + x0, y * sy + y0, s) for y, x, s in rows], dtype=np.float32)
+        return self.runner.infer(image, region)
