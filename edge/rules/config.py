@@ -174,10 +174,36 @@ class PostureConfig(Section):
 
 
 class FallConfig(Section):
-    """`fall`: a rapid descent of the hip centre with the torso turning towards horizontal, confirmed by
-    the person staying down. Bending, crouching, sitting and lying down slowly do not pass."""
+    """`fall`: raised at the impact. By default (`detector: model`) a learned model scores each track's
+    last 1.5 s of motion (edge/rules/fall_features.py) and the event starts when its probability
+    reaches the threshold tuned on the training folds (docs/events.md has the held-out figures);
+    `detector: rules` is the hand-set descent-and-turn rule below, confirmed by the person staying down."""
 
     enabled: bool = Field(True, description="run this rule")
+    detector: Literal["model", "rules"] = Field(
+        "model",
+        description="model: the learned fall model named by `model` (held-out figures in docs/events.md); "
+        "rules: the descent / trunk-turn / confirmation thresholds below",
+    )
+    model: str = Field(
+        "fall_gbt",
+        min_length=1,
+        description="fall model name from the `fall_models` list of models/manifest.json (checksum verified)",
+    )
+    min_probability: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="probability at which the model raises `fall`; null: the threshold chosen with the model "
+        "on its training data (higher: fewer false alarms, more missed falls)",
+    )
+    jump_scale_ratio: float = Field(
+        1.6,
+        gt=1.0,
+        le=10.0,
+        description="a track whose torso length changes by more than this factor between two frames is taken "
+        "to have jumped (a shot cut, another person): the model forgets the motion before it",
+    )
     descent_window_s: float = Field(
         1.0, gt=0.1, le=5.0, description="how far back (s) the descent and the trunk turn are measured"
     )
@@ -313,6 +339,13 @@ class RulesConfig(Section):
         le=10.0,
         description="a new track id whose hip centre is this close (TL) to a track lost under max_absence_s ago "
         "takes over its state and open events (a single-pose model gives a new id after every miss); 0: off",
+    )
+    handover_below_tl: float = Field(
+        1.5,
+        ge=0.0,
+        le=10.0,
+        description="... plus up to this much (TL) straight below it: someone lost during a fall (motion blur) "
+        "is re-acquired on the floor, lower than where they were last seen",
     )
     reference_window_s: float = Field(
         3.0,

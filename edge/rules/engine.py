@@ -11,10 +11,14 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from edge.pose.manifest import default_model_dir
 from edge.rules.config import RulesConfig, ZoneConfig
 from edge.rules.event import Event
 from edge.rules.fall import FallRule
+from edge.rules.fall_learned import FallScorer, LearnedFallRule
+from edge.rules.fall_model import find_fall_model
 from edge.rules.geometry import (
     L_HIP,
     R_HIP,
@@ -57,11 +61,22 @@ class _Track:
 
 
 class RulesEngine:
-    """Runs every enabled rule on every track; `process` returns the frame's events."""
+    """Runs every enabled rule on every track; `process` returns the frame's events.
 
-    def __init__(self, config: RulesConfig | None = None) -> None:
+    With `fall.detector: model` the fall model is loaded (checksum verified) from `model_dir`'s manifest
+    (default: where the pose models are); `fall_scorer` replaces it (training records features so)."""
+
+    def __init__(
+        self,
+        config: RulesConfig | None = None,
+        model_dir: Path | None = None,
+        fall_scorer: FallScorer | None = None,
+    ) -> None:
         self.config = config or RulesConfig()
         c = self.config
+        self.fall_scorer: FallScorer | None = fall_scorer
+        if fall_scorer is None and c.fall.enabled and c.fall.detector == "model":
+            self.fall_scorer = find_fall_model(c.fall.model, model_dir or default_model_dir())
         self._zones = {name: ZoneFilter(self.zones_of(c, name)) for name in ZONED_RULES}
         self._tracks: dict[int, _Track] = {}
         self._last_ts: float | None = None
@@ -93,7 +108,10 @@ class RulesEngine:
     def _new_track(self, track_id: int, ts: float) -> _Track:
         c = self.config
         rules: list[tuple[ZoneFilter, TrackRule]] = []
-        if c.fall.enabled:
+        if c.fall.enabled and self.fall_scorer is not None:
+            learned = LearnedFallRule(c.fall, c.posture, self.fall_scorer, track_id, c.update_interval_s)
+            rules.append((self._zones["fall"], learned))
+        elif c.fall.enabled:
             rules.append((self._zones["fall"], FallRule(c.fall, c.posture, track_id, c.update_interval_s)))
         if c.person_down.enabled:
             rule = PersonDownRule(c.person_down, c.posture, track_id, c.update_interval_s)
@@ -158,6 +176,7 @@ class RulesEngine:
         """The state of the nearest track not seen in this frame whose last hip centre lies within
         handover_radius_tl of this new track's, re-keyed to `track_id`; None if there is none."""
         radius = self.config.handover_radius_tl
+        below = self.config.handover_below_tl
         hip = midpoint(kp, L_HIP, R_HIP, self.config.posture.min_keypoint_score)
         if radius <= 0.0 or hip is None:
             return None
@@ -165,7 +184,9 @@ class RulesEngine:
         for old_id, old in self._tracks.items():
             if old_id in present or old.scale_px <= 0.0:
                 continue
-            d = distance(hip, old.hip) / old.scale_px
+            # a person lost mid-fall is found again lower down: the reach is longer below the old hip
+            drop = min(max(0.0, hip[1] - old.hip[1]), below * old.scale_px)
+            d = distance(hip, (old.hip[0], old.hip[1] + drop)) / old.scale_px
             if d <= radius and (best is None or d < best[0]):
                 best = (d, old_id)
         if best is None:

@@ -133,6 +133,10 @@ class Body:
     head_beyond_tl: float | None  # head centre past the shoulder centre along the trunk axis
     shoulder_ratio: float | None  # shoulder breadth over this frame's torso length (both shoulders seen)
     knee_deg: float | None  # knee angle of the straighter leg seen (180 straight)
+    head: Point | None = None  # mean of the seen head joints, pixels
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # seen keypoints' box, pixels
+    keypoint_score: float = 0.0  # mean score of all 17 keypoints
+    seen_fraction: float = 0.0  # share of the 17 keypoints scoring at least min_score
 
     @property
     def arm_deg(self) -> float | None:
@@ -200,6 +204,9 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
     breadth = (
         math.hypot(left[0] - right[0], left[1] - right[1]) if min(left[2], right[2]) >= min_score else None
     )
+    seen = [p for p in kp if p[2] >= min_score]
+    heads = [kp[i] for i in HEAD_JOINTS if kp[i][2] >= min_score]
+    xs, ys = [p[0] for p in seen], [p[1] for p in seen]
     return Body(
         hip=hip,
         shoulder=shoulder,
@@ -217,4 +224,10 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
         head_beyond_tl=head_beyond_shoulders_tl(kp, shoulder, hip, min_score, scale),
         shoulder_ratio=None if breadth is None else breadth / torso,
         knee_deg=straightest_knee_deg(kp, min_score),
+        head=(sum(p[0] for p in heads) / len(heads), sum(p[1] for p in heads) / len(heads))
+        if heads
+        else None,
+        box=(min(xs), min(ys), max(xs), max(ys)),
+        keypoint_score=float(sum(p[2] for p in kp) / len(kp)),
+        seen_fraction=len(seen) / len(kp),
     )
