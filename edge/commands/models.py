@@ -13,6 +13,8 @@ from typing import Any
 from edge.errors import EX_DATAERR
 from edge.pose.manifest import ModelSpec, default_model_dir, file_sha256, load_manifest
 from edge.pose.registry import DEFAULT_MODEL
+from edge.rules.config import FallConfig
+from edge.rules.fall_model import fall_model_entries
 
 COLUMNS = ("model", "family", "input", "layout", "quant", "size", "licence", "checksum")
 
@@ -57,6 +59,25 @@ def describe(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
+def describe_fall_model(entry: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+    """One fall model's row (the manifest's `fall_models`): same columns, its checksum checked too."""
+    path = model_dir / str(entry.get("file", ""))
+    state = "missing" if not path.is_file() else "ok" if file_sha256(path) == entry.get("sha256") else "MISMATCH"
+    return {
+        "model": str(entry.get("name", "?")),
+        "family": str(entry.get("kind", "fall_model")),
+        "file": str(path),
+        "bytes": path.stat().st_size if path.is_file() else 0,
+        "input": f"features of {entry.get('pose_model', '?')} tracks",
+        "layout": "none",
+        "quantization": "float64",
+        "reference": entry.get("provenance"),
+        "licence": entry.get("licence", ""),
+        "checksum": state,
+        "default": entry.get("name") == FallConfig().model,
+    }
+
+
 def _cells(row: dict[str, Any]) -> tuple[str, ...]:
     mark = " *" if row["default"] else ""
     size = f"{row['bytes'] / 1e6:.1f} MB" if row["bytes"] else "-"
@@ -70,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the table (or JSON lines); with --check, fail when a file does not verify."""
     model_dir = args.model_dir or default_model_dir()
     rows = [describe(spec) for spec in load_manifest(model_dir).values()]
+    rows += [describe_fall_model(entry, model_dir) for entry in fall_model_entries(model_dir)]
     if args.json:
         for row in rows:
             print(json.dumps(row))

@@ -202,7 +202,7 @@ class FallConfig(Section):
         gt=1.0,
         le=10.0,
         description="a track whose torso length changes by more than this factor between two frames is taken "
-        "to have jumped (a shot cut, another person): the model forgets the motion before it",
+        "to have jumped (a shot cut, another person): the motion before it is forgotten (both detectors)",
     )
     descent_window_s: float = Field(
         1.0, gt=0.1, le=5.0, description="how far back (s) the descent and the trunk turn are measured"

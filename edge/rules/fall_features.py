@@ -22,6 +22,10 @@ from edge.rules.geometry import Body
 WINDOW_S: Final = 1.5  # the fall (loss of balance → impact) takes 0.4-1.2 s in the labelled clips
 GRID_STEP_S: Final = 0.1
 GRID: Final = np.linspace(-WINDOW_S, 0.0, round(WINDOW_S / GRID_STEP_S) + 1)
+# The context before it: how high the person was over the last 4 s, and how long ago (a fall drops from
+# standing height within about a second; kneeling first and then lying down on purpose does not)
+CONTEXT_S: Final = 4.0
+CONTEXT_GRID: Final = np.linspace(-CONTEXT_S, 0.0, round(CONTEXT_S / 0.2) + 1)
 LAG: Final = 2  # grid steps over which a speed is measured (0.2 s)
 RECENT: Final = 3  # grid steps that make "now" (0.3 s): the settling after an impact
 
@@ -41,14 +45,15 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "aspect_now",  # box width / height now
     "aspect_change",  # now minus the window's smallest
     "box_height_ratio",  # box height now over the window's largest
-    "box_height_now_tl",
-    "score_now",
     "score_drop",  # the window's highest mean keypoint score minus now
-    "seen_now",
+    "hip_drop_context_tl",  # hip now below its highest point in the last CONTEXT_S
+    "head_drop_context_tl",
+    "highest_hip_age_s",  # how long ago the hip was at that highest point
+    "head_below_start_hip_tl",  # head now below where the hip was at the window's start
     "ankle_drop_now_tl",  # 0 when unseen (legs_seen says which)
     "knee_drop_now_tl",
     "legs_seen",
-    "coverage",  # share of the window since the track's first sample
+    "coverage",  # share of the context window since the track's first sample
     "max_gap_s",  # longest gap between samples in the window (a track lost and re-acquired)
 )
 N_FEATURES: Final = len(FEATURE_NAMES)
@@ -93,7 +98,8 @@ class FallSample:
 
 
 class FallWindow:
-    """The last WINDOW_S of one track's samples."""
+    """The last CONTEXT_S of one track's samples (the features look at the last WINDOW_S of them, and at
+    the highest the person was over all of it)."""
 
     def __init__(self) -> None:
         self.samples: deque[FallSample] = deque()
@@ -107,7 +113,7 @@ class FallWindow:
             self.first_ts = sample.ts
         self.samples.append(sample)
         # keep one sample older than the window, so interpolation spans all of it
-        while len(self.samples) > 2 and sample.ts - self.samples[1].ts >= WINDOW_S:
+        while len(self.samples) > 2 and sample.ts - self.samples[1].ts >= CONTEXT_S:
             self.samples.popleft()
 
     def clear(self) -> None:
@@ -122,7 +128,7 @@ class FallWindow:
         s = self.samples
         now = s[-1].ts
         t = np.fromiter((x.ts for x in s), np.float64, len(s))
-        scale = max(x.scale_px for x in s)
+        scale = max(x.scale_px for x in s if x.ts >= now - WINDOW_S)
         grid = GRID + now
 
         def series(values: list[float]) -> NDArray[np.float64]:
@@ -135,6 +141,10 @@ class FallWindow:
         box_w = series([x.box_w for x in s])
         box_h = np.maximum(series([x.box_h for x in s]), 1.0)
         score = series([x.score for x in s])
+        long_grid = CONTEXT_GRID + now
+        hip_long = np.interp(long_grid, t, np.asarray([x.hip_y for x in s], np.float64)) / scale
+        head_long = np.interp(long_grid, t, np.asarray([x.head_y for x in s], np.float64)) / scale
+        highest = int(np.argmin(hip_long))
         lag_s = LAG * GRID_STEP_S
         hip_speed = (hip[LAG:] - hip[:-LAG]) / lag_s
         head_speed = (head[LAG:] - head[:-LAG]) / lag_s
@@ -160,14 +170,15 @@ class FallWindow:
                 aspect[-1],
                 aspect[-1] - aspect.min(),
                 box_h[-1] / box_h.max(),
-                box_h[-1] / scale,
-                score[-1],
                 score.max() - score[-1],
-                last.seen,
+                hip_long[-1] - hip_long.min(),
+                head_long[-1] - head_long.min(),
+                -float(CONTEXT_GRID[highest]),
+                head[-1] - hip[0],
                 last.ankle_drop_tl or 0.0,
                 last.knee_drop_tl or 0.0,
                 float(legs),
-                min(1.0, (now - self.first_ts) / WINDOW_S),
+                min(1.0, (now - self.first_ts) / CONTEXT_S),
                 float(gaps.max()) if gaps.size else 0.0,
             ],
             dtype=np.float64,

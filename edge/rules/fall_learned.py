@@ -20,7 +20,7 @@ from edge.rules import posture
 from edge.rules.config import FallConfig, PostureConfig
 from edge.rules.event import Event, OpenEvent
 from edge.rules.fall_features import FEATURE_NAMES, FallSample, FallWindow
-from edge.rules.geometry import Body
+from edge.rules.geometry import Body, jumped
 from edge.rules.sustained import Sustained
 
 logger = logging.getLogger(__name__)
@@ -56,20 +56,16 @@ class LearnedFallRule:
         self._last: Body | None = None
         self._details: dict[str, Any] = {}
 
-    def _jumped(self, sample: FallSample) -> bool:
-        if not self.window.samples:
-            return False
-        prev = self.window.samples[-1]
-        ratio = max(sample.scale_px, prev.scale_px) / max(1e-6, min(sample.scale_px, prev.scale_px))
-        return ratio > self.cfg.jump_scale_ratio
+    def _jumped(self, body: Body) -> bool:
+        return self._last is not None and jumped(self._last, body, self.cfg.jump_scale_ratio)
 
     def update(self, body: Body, applies: bool, frame: int, ts: float) -> list[Event]:
         """Advance on one frame."""
-        self._last = body
         sample = FallSample.of(body, ts)
-        if self._jumped(sample):
+        if self._jumped(body):
             logger.debug("track %d: the picture jumped at %.2f s; motion history cleared", self.track_id, ts)
             self.window.clear()
+        self._last = body
         self.window.add(sample)
         if self.open is not None:
             return self._while_fallen(body, applies, frame, ts)

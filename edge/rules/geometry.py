@@ -231,3 +231,10 @@ def measure(kp: PixelKeypoints, width: int, height: int, min_score: float, scale
         keypoint_score=float(sum(p[2] for p in kp) / len(kp)),
         seen_fraction=len(seen) / len(kp),
     )
+
+
+def jumped(previous: Body, current: Body, max_ratio: float) -> bool:
+    """The torso length changed by more than `max_ratio` between two readings of one track: not the same
+    body moving (a shot cut, a camera switch, another person taking the track over)."""
+    longer, shorter = max(previous.torso_px, current.torso_px), min(previous.torso_px, current.torso_px)
+    return longer > max_ratio * shorter

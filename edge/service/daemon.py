@@ -309,7 +309,7 @@ class Daemon:
             estimator,
             device=self.config.device.id,
             topic_prefix=self.config.mqtt.topic_prefix,
-            rules=RulesEngine(self.config.rules),
+            rules=RulesEngine(self.config.rules, model_dir=self.config.model.directory),
         )
         self.publisher = self._make_publisher()
         self._end_interrupted_events()

@@ -3,7 +3,10 @@ moved between key poses over frame time, rendered as COCO-17 poses in a 640×480
 
 The figure: torso TORSO px; thigh and shin 0.9 torso each; angles in degrees. `trunk` is the trunk's
 angle from vertical (leaning towards +x), `thigh`/`shin` the angle of each leg segment from straight
-down (positive: towards +x), `arm` the upper-arm elevation from the trunk."""
+down (positive: towards +x), `arm` the upper-arm elevation from the trunk.
+
+These sequences exercise the hand-set rule detector (`fall.detector: rules`, RULE_DETECTOR); the learned
+fall model is tested on real keypoint sequences in tests/fall/."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from edge.layouts import COCO17_INDEX
-from edge.rules.config import RulesConfig
+from edge.rules.config import FallConfig, RulesConfig
 from edge.rules.engine import RulesEngine
 from edge.rules.event import Event
 from edge.types import Frame, Pose
@@ -23,6 +26,7 @@ WIDTH, HEIGHT = 640, 480
 TORSO = 100.0  # px
 LEG = 0.9 * TORSO  # thigh and shin, px
 FLOOR_Y = 460.0  # px: where standing feet are
+RULE_DETECTOR = RulesConfig(fall=FallConfig(detector="rules"))  # the descent/turn/confirm rule, not the model
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ def run_script(
     """All events the engine raises over the script (plus `others`: people holding a stance), ended by
     `finish`. `noise_px` adds Gaussian jitter to every keypoint and random scores (0.35..0.9) like a real
     model's; `miss_rate` drops that share of frames (the model missing the person)."""
-    engine = RulesEngine(config)
+    engine = RulesEngine(config or RULE_DETECTOR)
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     rng = np.random.default_rng(seed)
     events: list[Event] = []

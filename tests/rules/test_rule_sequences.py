@@ -11,6 +11,7 @@ from rule_sequences import (
     HEIGHT,
     KNEEL,
     LIE,
+    RULE_DETECTOR,
     SIT_CHAIR,
     SLUMP,
     SQUAT,
@@ -91,8 +92,8 @@ def test_fall_details_explain_the_alarm(fps: float) -> None:
     (fall,) = starts(events, "fall")
     assert fall.severity == "critical"
     assert 1.9 <= fall.start_ts <= 2.6  # the impact, not the confirmation
-    assert fall.ts - fall.start_ts >= RulesConfig().fall.confirm_s
-    assert fall.details["descent_speed_tl_s"] >= RulesConfig().fall.min_descent_speed_tl_s
+    assert fall.ts - fall.start_ts >= RULE_DETECTOR.fall.confirm_s
+    assert fall.details["descent_speed_tl_s"] >= RULE_DETECTOR.fall.min_descent_speed_tl_s
     assert fall.details["trunk_turn_deg"] >= 30
     assert fall.details["lying"] is True
 
@@ -102,11 +103,11 @@ def test_collapse_details_and_end(fps: float) -> None:
     events = run_script([(2, STAND), (0.5, SLUMP), (8, SLUMP), *GET_UP], fps)
     (fall,) = starts(events, "fall")
     assert fall.details["kind"] == "collapse" and fall.details["slumped"] is True
-    assert fall.details["trunk_turn_deg"] < RulesConfig().fall.min_trunk_turn_deg
+    assert fall.details["trunk_turn_deg"] < RULE_DETECTOR.fall.min_trunk_turn_deg
     assert 1.9 <= fall.start_ts <= 2.6
     (end,) = [e for e in events if e.type == "fall" and e.state == "end"]
     assert end.details["reason"] == "up" and end.ts >= 2 + 0.5 + 8 + 2  # not before they stand
-    off = RulesConfig.model_validate({"fall": {"collapse": False}})
+    off = RulesConfig.model_validate({"fall": {"collapse": False, "detector": "rules"}})
     assert counts(run_script([(2, STAND), (0.5, SLUMP), (8, SLUMP)], fps, off)) == {}
 
 
@@ -116,13 +117,15 @@ def test_a_trunk_pointing_at_the_camera_is_not_lying() -> None:
     shoulders (a person lying) is."""
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     for kp, expected in ((seen_from_above(keypoints(LIE)), {}), (keypoints(LIE), {"person_down": 1})):
-        engine = RulesEngine()
+        engine = RulesEngine(RULE_DETECTOR)
         events: list[Event] = []
         for i in range(40):
             events += engine.process(Frame(image, round(i * 0.2e9), "s", i), [Pose(kp, 0.8, "coco17", 1)])
         down = {k: v for k, v in counts(events + engine.finish()).items() if k in ("fall", "person_down")}
         assert down == expected
-    off = RulesConfig.model_validate({"posture": {"end_on_head_beyond_tl": -1}})
+    off = RulesConfig.model_validate(
+        {"posture": {"end_on_head_beyond_tl": -1}, "fall": {"detector": "rules"}}
+    )
     engine = RulesEngine(off)
     above = [Pose(seen_from_above(keypoints(LIE)), 0.8, "coco17", 1)]
     events = [e for i in range(40) for e in engine.process(Frame(image, round(i * 0.2e9), "s", i), above)]
@@ -137,7 +140,7 @@ def test_getting_up_ends_person_down_and_fall(fps: float) -> None:
 
 
 def test_leaving_the_frame_mid_event_ends_it(fps: float) -> None:
-    cfg = RulesConfig()
+    cfg = RULE_DETECTOR
     events = run_script([*GET_DOWN_SLOWLY, (8, LIE), (3, None)], fps, cfg)
     (start,) = starts(events, "person_down")
     (end,) = [e for e in events if e.state == "end"]
@@ -171,7 +174,7 @@ def test_repetitive_bend_and_lift_counted(fps: float) -> None:
     cycle: Script = [(1, BEND), (1, STAND), (3, STAND)]  # one lift every 5 s: 12/min
     events = run_script([(1, STAND), *cycle * 18], fps)
     (start,) = starts(events, "repetitive_motion")
-    assert start.details["rate_per_min"] > RulesConfig().repetitive_motion.max_cycles_per_min
+    assert start.details["rate_per_min"] > RULE_DETECTOR.repetitive_motion.max_cycles_per_min
     assert start.details["cycles_in_window"] == 7  # 7 cycles in 60 s is the first rate above 6/min
     assert counts(events) == {"repetitive_motion": 1}
 
@@ -185,17 +188,24 @@ BED = ZoneConfig(name="bed", mode="exclude", points=[(0.3, 0.8), (0.7, 0.8), (0.
 
 
 def test_exclude_zone_silences_a_bed(fps: float) -> None:
-    cfg = RulesConfig.model_validate({"person_down": {"zones": [BED.model_dump()]}})
+    cfg = RulesConfig.model_validate(
+        {"person_down": {"zones": [BED.model_dump()]}, "fall": {"detector": "rules"}}
+    )
     assert counts(run_script([*GET_DOWN_SLOWLY, (8, LIE)], fps, cfg)) == {}
     outside = RulesConfig.model_validate(
-        {"person_down": {"zones": [BED.model_dump() | {"points": [(0, 0), (0.2, 0), (0.2, 0.2)]}]}}
+        {
+            "person_down": {"zones": [BED.model_dump() | {"points": [(0, 0), (0.2, 0), (0.2, 0.2)]}]},
+            "fall": {"detector": "rules"},
+        }
     )
     assert counts(run_script([*GET_DOWN_SLOWLY, (8, LIE)], fps, outside)) == {"person_down": 1}
 
 
 def test_include_zone_limits_the_rule(fps: float) -> None:
     pit = {"name": "pit", "mode": "include", "points": [(0.0, 0.0), (0.2, 0.0), (0.2, 0.2), (0.0, 0.2)]}
-    cfg = RulesConfig.model_validate({"fall": {"zones": [pit]}, "person_down": {"zones": [pit]}})
+    cfg = RulesConfig.model_validate(
+        {"fall": {"zones": [pit], "detector": "rules"}, "person_down": {"zones": [pit]}}
+    )
     assert counts(run_script([(2, STAND), (0.5, LIE), (8, LIE)], fps, cfg)) == {}
 
 
@@ -212,7 +222,7 @@ def test_event_id_stable_across_start_update_end_and_unique() -> None:
 
 def test_handover_keeps_the_event_when_the_model_renumbers_the_person() -> None:
     """A single-pose model gives a new track id after every miss; the event continues."""
-    engine = RulesEngine()
+    engine = RulesEngine(RULE_DETECTOR)
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     events: list[Event] = []
     for i in range(100):  # 20 s at 5 fps; the id changes every 4 s
@@ -225,7 +235,7 @@ def test_handover_keeps_the_event_when_the_model_renumbers_the_person() -> None:
 
 
 def test_blazepose_layout_is_read_through_the_declared_map() -> None:
-    engine = RulesEngine()
+    engine = RulesEngine(RULE_DETECTOR)
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     coco = keypoints(LIE)
     blaze = np.zeros((33, 3), dtype=np.float32)
@@ -237,7 +247,7 @@ def test_blazepose_layout_is_read_through_the_declared_map() -> None:
 
 
 def test_time_going_back_ends_open_events() -> None:
-    engine = RulesEngine()
+    engine = RulesEngine(RULE_DETECTOR)
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     pose = [Pose(keypoints(LIE), 0.8, "coco17", 1)]
     events: list[Event] = []
@@ -249,7 +259,7 @@ def test_time_going_back_ends_open_events() -> None:
 
 
 def test_low_confidence_torso_is_not_called_down() -> None:
-    engine = RulesEngine()
+    engine = RulesEngine(RULE_DETECTOR)
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     events: list[Event] = []
     for i in range(60):

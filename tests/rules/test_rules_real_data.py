@@ -14,12 +14,13 @@ from edge.cli import main
 from edge.commands.eval_events import FileResult, frames_of, label_for, media_files
 from edge.pipeline import Pipeline
 from edge.pose.registry import PoseEstimator
-from edge.rules.config import RulesConfig
+from edge.rules.config import FallConfig, RulesConfig
 from edge.rules.engine import RulesEngine
 from edge.rules.geometry import measure, to_pixels, torso_length_px
 
 VIDEO_3_WALKING_END = 98  # labels.json: "0-~98 walking with a walker"
 VIDEO_3_FALL = (103, 117)  # labels.json: "fall": "~103-~117"
+RULE_DETECTOR = RulesConfig(fall=FallConfig(detector="rules"))  # the hand-set rule (not the learned model)
 
 
 def run_file(pipeline: Pipeline, path: Path, hold_s: float = 0.0) -> list[dict[str, object]]:
@@ -42,7 +43,7 @@ def test_recorded_fall_keypoints(lightning: PoseEstimator, data_dir: Path) -> No
     collapse is detected with MultiPose, next test)."""
     path = data_dir / "fall_video_care_home" / "video_3.mp4"
     lightning.reset()
-    pipeline = Pipeline(lightning, device="test", rules=RulesEngine())
+    pipeline = Pipeline(lightning, device="test", rules=RulesEngine(RULE_DETECTOR))
     hips: dict[int, tuple[float, float, float]] = {}  # frame → (hip y px, torso px, trunk deg)
     events: list[dict[str, object]] = []
     for frame in read_frames(probe(str(path))):
@@ -77,7 +78,9 @@ def test_recorded_fall_detected_with_multipose(data_dir: Path) -> None:
 
     path = data_dir / "fall_video_care_home" / "video_3.mp4"
     info = probe(str(path))
-    pipeline = Pipeline(create_estimator("movenet_multipose", threads=1), device="test", rules=RulesEngine())
+    pipeline = Pipeline(
+        create_estimator("movenet_multipose", threads=1), device="test", rules=RulesEngine(RULE_DETECTOR)
+    )
     events: list[dict[str, object]] = []
     for frame in frames_of(info, 0.0, 5.0, 7.0):
         events += [m.payload for m in pipeline.process(frame).messages if m.kind == "event"]
@@ -90,7 +93,7 @@ def test_recorded_fall_detected_with_multipose(data_dir: Path) -> None:
     impact_frame = round(float(fall["start_ts"]) * info.fps)  # type: ignore[arg-type]
     assert VIDEO_3_FALL[0] <= impact_frame <= VIDEO_3_FALL[1], impact_frame
     assert details["trunk_turn_deg"] < 30  # no turn towards horizontal: only the collapse path sees it
-    confirm_s = RulesConfig().fall.confirm_s
+    confirm_s = RULE_DETECTOR.fall.confirm_s
     assert float(fall["ts"]) - float(fall["start_ts"]) >= confirm_s  # type: ignore[arg-type]
 
 
