@@ -7,7 +7,7 @@
    `fall.enabled: false`; the difference of the children's peak RSS (ru_maxrss) is what the fall model and
    its per-track windows add.
 
-    python docs/eval/fall_stage_bench.py
+    python docs/eval/fall_stage_bench.py [CACHE_DIR]   # default build/fall-cache, as make fall-model
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ CLIPS = (
 )
 
 
-def only(config: RulesConfig, fall: bool) -> RulesConfig:
+def only(config: RulesConfig, fall: bool, detector: str = "rules") -> RulesConfig:
     off = {"enabled": False}
     return config.model_copy(
         update={
-            "fall": config.fall.model_copy(update={"enabled": fall}),
+            "fall": config.fall.model_copy(update={"enabled": fall, "detector": detector}),
             "person_down": config.person_down.model_copy(update=off),
             "unsafe_posture": config.unsafe_posture.model_copy(update=off),
             "repetitive_motion": config.repetitive_motion.model_copy(update=off),
@@ -59,31 +59,33 @@ def time_fall_stage(cache_root: Path) -> None:
     )
     seqs = [cache.get(p) for p in CLIPS]
     rows = sum(len(s.track) for s in seqs)
-    with_fall, without = RulesEngine(only(RulesConfig(), True)), RulesEngine(only(RulesConfig(), False))
-    per_row = []
-    for _ in range(7):
-        t0 = time.process_time()
-        for s in seqs:
-            replay(s, with_fall)
-        t1 = time.process_time()
-        for s in seqs:
-            replay(s, without)
-        t2 = time.process_time()
-        per_row.append(((t1 - t0) - (t2 - t1)) / rows * 1e3)
-    print(
-        f"fall stage: {statistics.median(per_row):.3f} ms per frame and person (median of 7; "
-        f"range {min(per_row):.3f}-{max(per_row):.3f}; {rows} rows from {len(seqs)} clips, {DEFAULT_MODEL})"
-    )
+    without = RulesEngine(only(RulesConfig(), False))
+    for detector in ("rules", "model"):
+        with_fall = RulesEngine(only(RulesConfig(), True, detector))
+        per_row = []
+        for _ in range(7):
+            t0 = time.process_time()
+            for s in seqs:
+                replay(s, with_fall)
+            t1 = time.process_time()
+            for s in seqs:
+                replay(s, without)
+            t2 = time.process_time()
+            per_row.append(((t1 - t0) - (t2 - t1)) / rows * 1e3)
+        print(
+            f"fall stage, detector {detector}: {statistics.median(per_row):.3f} ms per frame and person (median of 7; "
+            f"range {min(per_row):.3f}-{max(per_row):.3f}; {rows} rows from {len(seqs)} clips, {DEFAULT_MODEL})"
+        )
 
 
 def rss() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         off, on = Path(tmp, "off.yaml"), Path(tmp, "on.yaml")
         off.write_text("rules:\n  fall:\n    enabled: false\n")
-        on.write_text("rules: {}\n")
+        on.write_text("rules:\n  fall:\n    detector: model\n")
         # ru_maxrss of children is a running maximum: measure the smaller run first, each in a fresh child
         results = {}
-        for name, path in (("fall off", off), ("fall on", on)):
+        for name, path in (("fall off", off), ("fall model on", on)):
             code = "import resource,subprocess,sys; subprocess.run(sys.argv[1:],check=True,capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
             cmd = [
                 sys.executable,
@@ -106,10 +108,10 @@ def rss() -> None:
             results[name] = statistics.median(kb) / 1024.0
         print(
             f"peak RSS of `edge-pose replay demo/vtest_excerpt.mp4`: fall off {results['fall off']:.1f} MB, "
-            f"fall on {results['fall on']:.1f} MB: +{results['fall on'] - results['fall off']:.1f} MB (median of 3)"
+            f"fall model on {results['fall model on']:.1f} MB: +{results['fall model on'] - results['fall off']:.1f} MB (median of 3)"
         )
 
 
 if __name__ == "__main__":
-    time_fall_stage(REPO / "build" / "fall-cache")
+    time_fall_stage(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "build" / "fall-cache")
     rss()

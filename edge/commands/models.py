@@ -74,7 +74,7 @@ def describe_fall_model(entry: dict[str, Any], model_dir: Path) -> dict[str, Any
         "reference": entry.get("provenance"),
         "licence": entry.get("licence", ""),
         "checksum": state,
-        "default": entry.get("name") == FallConfig().model,
+        "default": FallConfig().detector == "model" and entry.get("name") == FallConfig().model,
     }
 
 

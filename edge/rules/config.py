@@ -174,16 +174,17 @@ class PostureConfig(Section):
 
 
 class FallConfig(Section):
-    """`fall`: raised at the impact. By default (`detector: model`) a learned model scores each track's
-    last 1.5 s of motion (edge/rules/fall_features.py) and the event starts when its probability
-    reaches the threshold tuned on the training folds (docs/events.md has the held-out figures);
-    `detector: rules` is the hand-set descent-and-turn rule below, confirmed by the person staying down."""
+    """`fall`: a rapid descent of the hip centre (with or without the trunk turning), confirmed by the
+    person staying down: `detector: rules` (default; its thresholds fit on the fall clips by
+    `make fall-model`). `detector: model` instead scores each track's last 1.5 s of motion with the
+    learned model (edge/rules/fall_features.py) and raises at the impact. docs/events.md has the
+    held-out figures of both and why the rule is the default."""
 
     enabled: bool = Field(True, description="run this rule")
     detector: Literal["model", "rules"] = Field(
-        "model",
-        description="model: the learned fall model named by `model` (held-out figures in docs/events.md); "
-        "rules: the descent / trunk-turn / confirmation thresholds below",
+        "rules",
+        description="rules: the descent / trunk-turn / confirmation thresholds below (better held out, see "
+        "docs/events.md); model: the learned fall model named by `model`",
     )
     model: str = Field(
         "fall_gbt",
@@ -198,11 +199,12 @@ class FallConfig(Section):
         "on its training data (higher: fewer false alarms, more missed falls)",
     )
     jump_scale_ratio: float = Field(
-        1.6,
+        2.5,
         gt=1.0,
         le=10.0,
         description="a track whose torso length changes by more than this factor between two frames is taken "
-        "to have jumped (a shot cut, another person): the motion before it is forgotten (both detectors)",
+        "to have jumped (a shot cut, another person): the model forgets the motion before it (detector: model; "
+        "Lightning's torso halves within a frame during real falls, so lower values cost falls)",
     )
     descent_window_s: float = Field(
         1.0, gt=0.1, le=5.0, description="how far back (s) the descent and the trunk turn are measured"
@@ -211,10 +213,11 @@ class FallConfig(Section):
         0.5, gt=0.0, le=5.0, description="the hip centre must drop at least this much (TL) within the window"
     )
     min_descent_speed_tl_s: float = Field(
-        1.2,
+        1.6,
         gt=0.0,
         le=20.0,
-        description="mean downward hip speed (TL/s) over that drop; sitting down is about 1, falls 2-6",
+        description="mean downward hip speed (TL/s) over that drop; sitting down is about 1, falls 2-6 (1.6: fit on "
+        "the fall clips by make fall-model, with min_descent_tl and confirm_s)",
     )
     min_trunk_turn_deg: float = Field(
         30.0,

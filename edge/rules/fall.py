@@ -19,7 +19,7 @@ from typing import Any
 from edge.rules import posture
 from edge.rules.config import FallConfig, PostureConfig
 from edge.rules.event import Event, OpenEvent
-from edge.rules.geometry import Body, Point, distance, jumped
+from edge.rules.geometry import Body, Point, distance
 from edge.rules.sustained import Sustained
 
 logger = logging.getLogger(__name__)
@@ -128,10 +128,6 @@ class FallRule:
 
     def update(self, body: Body, applies: bool, frame: int, ts: float) -> list[Event]:
         """Advance on one frame."""
-        if self._last is not None and jumped(self._last, body, self.cfg.jump_scale_ratio) and self.open is None:
-            logger.debug("track %d: the picture jumped at %.2f s; descent history cleared", self.track_id, ts)
-            self.samples.clear()
-            self.impact = None
         self.samples.append(_Sample(ts, body.hip[1], body.trunk_deg, body.scale_px))
         while self.samples and ts - self.samples[0].ts > self.cfg.descent_window_s:
             self.samples.popleft()

@@ -63,8 +63,9 @@ TOLERANCE_S = 0.3  # labels are ±5 frames (Le2i), ±3 (UP-Fall): an event this 
 # decision thresholds tried, evenly spaced in log-odds from p = 0.5 to p = 0.99995
 THRESHOLDS = 1.0 / (1.0 + np.exp(-np.linspace(0.0, 10.0, 101)))
 SHIPPED_NAME = "fall_gbt"
+SHORT_LICENCE = "Research / non-commercial use only (trained on URFD, UP-Fall, Le2i): see fall_gbt.md"
 LICENCE = (
-    "Research / non-commercial use only. Trained on URFD (CC BY-NC-SA 4.0, Kwolek & Kepski 2014), "
+    "Research / non-commercial use only. Trained on URFD (CC BY-NC-SA, Kwolek & Kepski 2014), "
     "UP-Fall (research use, Martínez-Villaseñor et al. 2019) and Le2i / ImViA (research use, Charfi et al. "
     "2012/2013) clips: this model may not be used in a commercial product. Retrain it on data you may use "
     "commercially (make fall-model with your own labelled clips) before any such use."
@@ -635,7 +636,7 @@ def ship(
         "threshold": th,
         "pose_model": args.model,
         "provenance": f"{SHIPPED_NAME}.md",
-        "licence": LICENCE,
+        "licence": SHORT_LICENCE,
     }
     others = [e for e in manifest.get("fall_models", []) if e.get("name") != SHIPPED_NAME]
     manifest["fall_models"] = [*others, entry]
