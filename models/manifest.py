@@ -126,7 +126,8 @@ def main() -> int:
     if not args.experiments:
         entries = with_front_ends(entries)
     doc = {"schema": SCHEMA, "models": entries}
-    if MANIFEST.is_file():  # the fall models are built by models/fall/train.py (make fall-model): kept as they are
+    # the fall models are built by models/fall/train.py (make fall-model): kept as they are
+    if MANIFEST.is_file():
         fall_models = json.loads(MANIFEST.read_text()).get("fall_models")
         if fall_models:
             doc["fall_models"] = fall_models

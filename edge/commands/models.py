@@ -62,7 +62,9 @@ def describe(spec: ModelSpec) -> dict[str, Any]:
 def describe_fall_model(entry: dict[str, Any], model_dir: Path) -> dict[str, Any]:
     """One fall model's row (the manifest's `fall_models`): same columns, its checksum checked too."""
     path = model_dir / str(entry.get("file", ""))
-    state = "missing" if not path.is_file() else "ok" if file_sha256(path) == entry.get("sha256") else "MISMATCH"
+    state = (
+        "missing" if not path.is_file() else "ok" if file_sha256(path) == entry.get("sha256") else "MISMATCH"
+    )
     return {
         "model": str(entry.get("name", "?")),
         "family": str(entry.get("kind", "fall_model")),
