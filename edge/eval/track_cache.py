@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from edge.types import Frame, Image, Pose
 logger = logging.getLogger(__name__)
 
 FRONT_END_PACKAGES = ("pose", "track", "filters")  # the code whose output the cache holds
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the pose origin (the front-end's crop / discovery / coast) is kept
 STILL_FPS = 5.0  # a still is a camera watching a motionless scene (as eval-events feeds it)
 
 
@@ -67,6 +67,7 @@ class TrackedSequence:
     keypoints: NDArray[np.float32]  # (poses, 17, 3): x, y normalised to the frame, score
     score: NDArray[np.float32]
     bbox: NDArray[np.float32]  # (poses, 4): x0, y0, x1, y1 normalised
+    origin: NDArray[np.str_]  # (poses,): Pose.origin ("model"; the front-end's "crop", "discovery", "coast")
 
     def frames(self, include_held: bool = True) -> Iterator[tuple[int, float, int, list[Pose]]]:
         """(row, ts, frame index, poses) per frame fed, in order."""
@@ -87,6 +88,7 @@ class TrackedSequence:
                         float(self.bbox[i, 2]),
                         float(self.bbox[i, 3]),
                     ),
+                    origin=str(self.origin[i]),
                 )
                 for i in range(lo, hi)
             ]
@@ -107,6 +109,7 @@ class TrackedSequence:
             keypoints=self.keypoints,
             score=self.score,
             bbox=self.bbox,
+            origin=self.origin,
         )
         tmp.replace(path)
 
@@ -128,6 +131,7 @@ class TrackedSequence:
                 keypoints=z["keypoints"],
                 score=z["score"],
                 bbox=z["bbox"],
+                origin=z["origin"],
             )
 
 
@@ -191,6 +195,7 @@ def extract(estimator: PoseEstimator, path: Path, settings: ExtractSettings) -> 
     kps: list[NDArray[np.float32]] = []
     scores: list[float] = []
     boxes: list[tuple[float, float, float, float]] = []
+    origins: list[str] = []
     width = height = 0
     for frame, is_held in fed_frames(path, settings):
         width, height = frame.width, frame.height
@@ -200,6 +205,7 @@ def extract(estimator: PoseEstimator, path: Path, settings: ExtractSettings) -> 
             kps.append(pose.keypoints[list(to_coco17(pose.layout))].astype(np.float32))
             scores.append(pose.score)
             boxes.append(pose.bbox)
+            origins.append(pose.origin)
         ts.append(frame.ts)
         frames.append(frame.index)
         held.append(is_held)
@@ -217,19 +223,22 @@ def extract(estimator: PoseEstimator, path: Path, settings: ExtractSettings) -> 
         keypoints=np.array(kps, dtype=np.float32).reshape(-1, 17, 3),
         score=np.array(scores, dtype=np.float32),
         bbox=np.array(boxes, dtype=np.float32).reshape(-1, 4),
+        origin=np.array(origins, dtype=np.str_).reshape(-1),
     )
 
 
-def front_end_digest(model_file: Path) -> str:
-    """sha256 (12 hex digits) over the front-end's source files and the model file."""
+def front_end_digest(model_files: Path | Sequence[Path]) -> str:
+    """sha256 (12 hex digits) over the front-end's source files and the model file(s) (the multi-person
+    front-end runs two: its refiner's and its detector's)."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
     for package in FRONT_END_PACKAGES:
         for source in sorted((root / package).glob("*.py")):
             h.update(source.name.encode())
             h.update(source.read_bytes())
-    with model_file.open("rb") as fh:
-        h.update(hashlib.file_digest(fh, "sha256").digest())
+    for model_file in [model_files] if isinstance(model_files, Path) else model_files:
+        with model_file.open("rb") as fh:
+            h.update(hashlib.file_digest(fh, "sha256").digest())
     return h.hexdigest()[:12]
 
 
@@ -242,7 +251,7 @@ class TrackCache:
         model: str,
         settings: ExtractSettings,
         make_estimator: Callable[[], PoseEstimator],
-        model_file: Path,
+        model_file: Path | Sequence[Path],
     ) -> None:
         self.model = model
         self.settings = settings

@@ -37,6 +37,7 @@ def _keep_frames(seq: TrackedSequence, keep: NDArray[np.bool_]) -> TrackedSequen
         keypoints=seq.keypoints[pose_keep],
         score=seq.score[pose_keep],
         bbox=seq.bbox[pose_keep],
+        origin=seq.origin[pose_keep],
     )
 
 
@@ -54,6 +55,7 @@ def track_lost(seq: TrackedSequence, start_s: float, duration_s: float) -> Track
         keypoints=seq.keypoints[keep],
         score=seq.score[keep],
         bbox=seq.bbox[keep],
+        origin=seq.origin[keep],
     )
 
 
@@ -108,6 +110,7 @@ def frozen(seq: TrackedSequence, at_s: float, duration_s: float) -> TrackedSeque
         keypoints=seq.keypoints[t],
         score=seq.score[t],
         bbox=seq.bbox[t],
+        origin=seq.origin[t],
     )
 
 
@@ -140,4 +143,5 @@ def cut(first: TrackedSequence, second: TrackedSequence, at_s: float, from_s: fl
         keypoints=np.concatenate([a.keypoints, b.keypoints]),
         score=np.concatenate([a.score, b.score]),
         bbox=np.concatenate([a.bbox, b.bbox]),
+        origin=np.concatenate([a.origin, b.origin]),
     )

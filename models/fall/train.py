@@ -47,7 +47,7 @@ from edge.eval.fall_clips import Clip, Fold, extra_test_clips, folds, load_fall_
 from edge.eval.replay import Start, replay  # noqa: E402
 from edge.eval.track_cache import ExtractSettings, TrackCache, TrackedSequence  # noqa: E402
 from edge.pose.manifest import file_sha256, find_model  # noqa: E402
-from edge.pose.registry import create_estimator  # noqa: E402
+from edge.pose.registry import DEFAULT_MODEL, create_estimator  # noqa: E402
 from edge.rules.config import FallConfig, RulesConfig  # noqa: E402
 from edge.rules.engine import RulesEngine  # noqa: E402
 from edge.rules.fall_features import FEATURE_NAMES, GRID_STEP_S, WINDOW_S  # noqa: E402
@@ -682,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path("/work/cache/i14") if Path("/work/cache").is_dir() else REPO / "build" / "fall-cache",
     )
-    parser.add_argument("--model", default="movenet_lightning", help="pose model whose keypoints are learned")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="pose model whose keypoints are learned")
     parser.add_argument(
         "--out", type=Path, default=REPO / "models", help="where the shipped model is written"
     )
@@ -719,9 +719,10 @@ def main(argv: list[str] | None = None) -> int:
     def make() -> Any:
         return create_estimator(args.model, threads=1)
 
+    files = [spec.path, *(find_model(str(spec.raw[k])).path for k in ("detector",) if spec.raw.get(k))]
     caches = {
-        "main": TrackCache(args.cache, args.model, ExtractSettings(), make, spec.path),
-        "5fps": TrackCache(args.cache, args.model, ExtractSettings(max_fps=5.0), make, spec.path),
+        "main": TrackCache(args.cache, args.model, ExtractSettings(), make, files),
+        "5fps": TrackCache(args.cache, args.model, ExtractSettings(max_fps=5.0), make, files),
     }
     seqs = sequences(caches, clips)
     rec = records(seqs, clips)
