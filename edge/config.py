@@ -34,6 +34,7 @@ from edge.publish.mqtt import TlsSettings, tls_context
 from edge.publish.settings import TOPIC_SAFE, MqttConfig, OutboxConfig, SnapshotConfig
 from edge.redact import mask_passwords
 from edge.rules.config import RulesConfig
+from edge.rules.fall_model import find_fall_model
 from edge.service.credentials import credentials_dir, read_secret, resolve_secret_path
 
 logger = logging.getLogger(__name__)
@@ -299,7 +300,20 @@ def check_models(config: AppConfig, path: str) -> list[str]:
         raise ModelError(problems["model.name"])
     if "model.fallback" in problems and config.model.fallback == config.model.name:
         raise ModelError(problems["model.fallback"])
+    check_fall_model(config.rules, directory, path)
     return [f"{line} (the daemon would run without it)" for line in problems.values()]
+
+
+def check_fall_model(rules: RulesConfig, model_dir: Path, path: str, key: str = "rules.fall.model") -> None:
+    """With `fall.detector: model`, the fall model `rules.fall.model` must be in `model_dir`'s manifest
+    and its file must match the manifest's sha256 (what the rules engine loads): ConfigError (exit 78)
+    naming `key` otherwise. The daemon has no fallback for it, so this is never only a warning."""
+    if not (rules.fall.enabled and rules.fall.detector == "model"):
+        return
+    try:
+        find_fall_model(rules.fall.model, model_dir)
+    except ModelError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}") from None
 
 
 def check_outbox_path(outbox: Path) -> str | None:

@@ -10,9 +10,9 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import check_models, parse_config
+from edge.config import check_fall_model, check_models, parse_config
 from edge.pose.fallback import DEFAULT_FALLBACK_MODEL
-from edge.pose.manifest import find_model
+from edge.pose.manifest import default_model_dir, find_model
 from edge.pose.registry import DEFAULT_MODEL, PoseEstimator, create_estimator
 from edge.pose.settings import PoseConfig
 from edge.rules.config import RulesConfig, load_rules_config
@@ -101,6 +101,7 @@ def pipeline_choice(args: argparse.Namespace) -> PipelineChoice:
         threads = args.threads
     if getattr(args, "rules", None):
         rules = load_rules_config(args.rules)
+        check_fall_model(rules, model_dir or default_model_dir(), args.rules, "fall.model")
     family = find_model(model, model_dir).family
     others = {find_model(fallback, model_dir).family} if fallback is not None else set()
     if args.no_smart_crop:

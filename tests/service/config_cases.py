@@ -181,6 +181,11 @@ CONFIG_CASES = [
          "no manifest.json there"),
     Case("model-dir-broken-manifest", "config", setting("model.dir", "@TMP@/broken-models"), "model.dir",
          "manifest"),
+    Case("unknown-fall-model", "config", setting("rules.fall", {"detector": "model", "model": "fall_giant"}),
+         "rules.fall.model", "unknown fall model 'fall_giant'"),
+    Case("fall-model-checksum", "config",
+         setting("rules.fall", {"detector": "model"}, setting("model.dir", "@TMP@/bad-fall-models")),
+         "rules.fall.model", "does not match the manifest's"),
     Case("pose-other-family", "config", setting("pose.posenet", {"min_pose_score": 0.3}), "pose.posenet",
          "settings for model family 'posenet', which the config does not run"),
     # the outbox and TLS files, checked as run opens them
@@ -233,6 +238,8 @@ RULES_CASES = [
     Case("rules-yaml11-boolean", "rules", "fall:\n  enabled: yes\n", "fall.enabled", "YAML 1.1 boolean"),
     Case("rules-number-as-string", "rules", "fall:\n  confirm_s: '0.5'\n", "fall.confirm_s",
          "a quoted value is a string"),
+    Case("rules-unknown-fall-model", "rules", "fall:\n  detector: model\n  model: fall_giant\n", "fall.model",
+         "unknown fall model 'fall_giant'"),
     Case("rules-bool-from-int", "rules", "person_down:\n  enabled: 1\n", "person_down.enabled", "boolean"),
     Case("rules-duplicate-key", "rules", "fall:\n  confirm_s: 1\n  confirm_s: 2\n", "fall.confirm_s",
          "duplicate key (lines"),
@@ -277,6 +284,15 @@ def prepare(case: Case, tmp: Path, pem_ca: Path) -> tuple[Path, Path]:
     (tmp / "a-file").write_text("not a certificate\n")
     (tmp / "broken-models").mkdir(exist_ok=True)
     (tmp / "broken-models" / "manifest.json").write_text("{not json")
+    bad_fall = tmp / "bad-fall-models"  # the real models, but a fall model file that is not the manifest's
+    bad_fall.mkdir(exist_ok=True)
+    for model_file in (REPO / "models").iterdir():
+        if model_file.is_file() and not (bad_fall / model_file.name).exists():
+            (bad_fall / model_file.name).symlink_to(model_file)
+    (bad_fall / "fall_gbt.json").unlink()
+    (bad_fall / "fall_gbt.json").write_text(
+        (REPO / "models" / "fall_gbt.json").read_text().replace("0", "1", 1)
+    )
     text = case.text.replace("@CLIP@", str(CLIP)).replace("@TMP@", str(tmp)).replace("@PEM_CA@", str(pem_ca))
     path = tmp / {"config": "config.yaml", "rules": "rules.yaml", "labels": "labels.yaml"}[case.kind]
     path.write_text(text)
