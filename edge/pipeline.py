@@ -52,10 +52,16 @@ class Pipeline:
         return [self._event(e, self._source) for e in self.rules.finish(reason)]
 
     def process(self, frame: Frame) -> FrameResult:
-        """Estimate poses in `frame` and build its messages: the pose message, then any events."""
+        """Estimate poses in `frame` and build its messages: the pose message, then any events. On a
+        looped file's `new_pass` the open events of the pass before end first (reason "loop") and
+        every per-person state is forgotten, as between two files: the person on the floor at the end
+        of a pass is not the one standing at the start of the next."""
+        messages: list[Message] = []
+        if frame.new_pass:
+            messages += self.finish("loop")
+            self.reset()
         poses = self.estimator.estimate(frame)
-        message = pose_message(frame, poses, self.estimator.name, self.device, self.topic_prefix)
-        messages = [message]
+        messages.append(pose_message(frame, poses, self.estimator.name, self.device, self.topic_prefix))
         if self.rules is not None:
             self._source = frame.source
             messages += [self._event(e, frame.source) for e in self.rules.process(frame, poses)]

@@ -17,12 +17,15 @@ Keypoints = NDArray[np.float32]
 @dataclass(slots=True)
 class Frame:
     """One camera or file frame. `timestamp_ns` is the frame's own time: every stage uses it, never the
-    wall clock, so replays of recorded video behave like the live camera."""
+    wall clock, so replays of recorded video behave like the live camera. `new_pass` marks the first
+    frame of a looped file's next pass: the picture jumps back to the file's start, so nobody in it
+    continues from the frame before (the pipeline ends open events and forgets per-person state)."""
 
     image: Image
     timestamp_ns: int
     source: str
     index: int
+    new_pass: bool = False
 
     @property
     def width(self) -> int:

@@ -100,6 +100,7 @@ class Camera:
                 timestamp_ns=self._stamp(item.timestamp_ns),
                 source=self.source_name,
                 index=self.frames,
+                new_pass=item.new_pass,
             )
             if self.wait_for_consumer:
                 while not self._stop.is_set():

@@ -104,8 +104,11 @@ class FileSource:
         return True
 
     def read(self) -> SourceFrame | None:
-        """The next frame, paced when `realtime`; None at the end (non-looping) or on failure."""
+        """The next frame, paced when `realtime`; None at the end (non-looping) or on failure. The
+        first frame of each later pass of a looped video is flagged `new_pass` (a still repeats one
+        picture: nothing jumps)."""
         image = self._next_image()
+        new_pass = False
         if image is None:
             if self._index_in_pass == 0 and self._still is None:
                 return None  # not a single frame decoded: broken file
@@ -118,6 +121,7 @@ class FileSource:
             image = self._next_image()
             if image is None:
                 return None
+            new_pass = self._still is None
         if self.realtime:
             delay = self._next_due - time.monotonic()
             if delay > 0:
@@ -129,7 +133,7 @@ class FileSource:
         else:
             stamp = self._offset_ns + round(self._index_in_pass * 1e9 / self.fps)
         self._index_in_pass += 1
-        return SourceFrame(image=image, timestamp_ns=stamp)
+        return SourceFrame(image=image, timestamp_ns=stamp, new_pass=new_pass)
 
     def close(self) -> None:
         """Release the decoder."""

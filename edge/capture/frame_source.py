@@ -16,10 +16,12 @@ class SourceError(Exception):
 @dataclass(slots=True)
 class SourceFrame:
     """One image from a source; `timestamp_ns` when the source has its own timeline (files),
-    None for live cameras (the capture thread stamps them with the monotonic clock)."""
+    None for live cameras (the capture thread stamps them with the monotonic clock). `new_pass`: the
+    first frame of a looped file's second and later passes (see Frame.new_pass)."""
 
     image: Image
     timestamp_ns: int | None = None
+    new_pass: bool = False
 
 
 class FrameSource(Protocol):

@@ -21,9 +21,10 @@ class LatestFrame:
         self.dropped = 0
 
     def put(self, frame: Frame, wait_for_consumer: bool = False, timeout_s: float | None = None) -> None:
-        """Store `frame`, replacing (and counting as dropped) one not yet taken. With
-        `wait_for_consumer`, first wait up to `timeout_s` for the slot to empty; if it is still full
-        then, nothing is stored (`put_count` does not move: the caller tries again, nothing is dropped)."""
+        """Store `frame`, replacing (and counting as dropped) one not yet taken, whose `new_pass` flag it
+        takes over. With `wait_for_consumer`, first wait up to `timeout_s` for the slot to empty; if it
+        is still full then, nothing is stored (`put_count` does not move: the caller tries again,
+        nothing is dropped)."""
         with self._cond:
             if wait_for_consumer:
                 emptied = self._cond.wait_for(lambda: self._frame is None or self._closed, timeout_s)
@@ -31,6 +32,8 @@ class LatestFrame:
                     return
             if self._frame is not None:
                 self.dropped += 1
+                if self._frame.new_pass:  # the jump happened even if its frame is dropped
+                    frame.new_pass = True
             self._frame = frame
             self.put_count += 1
             self._cond.notify_all()

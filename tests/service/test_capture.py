@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -84,15 +85,28 @@ def test_latest_frame_hand_over_waits_for_the_consumer() -> None:
 def test_file_source_loops_on_a_continuous_timeline(short_clip: Path) -> None:
     source = FileSource(str(short_clip), loop=True, realtime=False)
     source.open()
-    stamps = []
+    stamps, flags = [], []
     for _ in range(45):  # 20-frame clip: more than two passes
         item = source.read()
         assert item is not None and item.image.shape == (576, 768, 3)
         assert item.timestamp_ns is not None
         stamps.append(item.timestamp_ns)
+        flags.append(item.new_pass)
     source.close()
     assert source.passes == 2
     assert all(b - a == 100_000_000 for a, b in itertools.pairwise(stamps))  # 10 fps, no jump
+    assert [i for i, flag in enumerate(flags) if flag] == [20, 40]  # each later pass's first frame
+
+
+def test_a_dropped_new_pass_frame_hands_its_flag_to_the_next() -> None:
+    buffer = LatestFrame()
+    buffer.put(replace(frame(0), new_pass=True))
+    buffer.put(frame(1))  # replaces frame 0 before the consumer took it
+    got = buffer.get(0.1)
+    assert got is not None and got.index == 1 and got.new_pass
+    buffer.put(frame(2))
+    got = buffer.get(0.1)
+    assert got is not None and not got.new_pass
 
 
 def test_file_source_played_once_finishes(short_clip: Path) -> None:
