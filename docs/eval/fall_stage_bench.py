@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from edge.eval.replay import replay  # noqa: E402
-from edge.eval.track_cache import ExtractSettings, TrackCache  # noqa: E402
-from edge.pose.manifest import find_model  # noqa: E402
+from edge.eval.track_cache import ExtractSettings, TrackCache, model_files  # noqa: E402
 from edge.pose.registry import DEFAULT_MODEL, create_estimator  # noqa: E402
 from edge.rules.config import RulesConfig  # noqa: E402
 from edge.rules.engine import RulesEngine  # noqa: E402
@@ -55,7 +54,7 @@ def time_fall_stage(cache_root: Path) -> None:
         DEFAULT_MODEL,
         ExtractSettings(),
         lambda: create_estimator(DEFAULT_MODEL, threads=1),
-        find_model(DEFAULT_MODEL).path,
+        model_files(DEFAULT_MODEL),
     )
     seqs = [cache.get(p) for p in CLIPS]
     rows = sum(len(s.track) for s in seqs)

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from edge.capture.media_file import probe, read_frames
 from edge.layouts import to_coco17
+from edge.pose.manifest import find_model
 from edge.pose.registry import PoseEstimator
 from edge.types import Frame, Image, Pose
 
@@ -225,6 +226,14 @@ def extract(estimator: PoseEstimator, path: Path, settings: ExtractSettings) -> 
         bbox=np.array(boxes, dtype=np.float32).reshape(-1, 4),
         origin=np.array(origins, dtype=np.str_).reshape(-1),
     )
+
+
+def model_files(model: str) -> list[Path]:
+    """The files the estimator `model` runs: its own, and for the multi-person front-end (no file of
+    its own: its entry names the refiner's) also its detector's."""
+    spec = find_model(model)
+    detector = spec.raw.get("detector")
+    return [spec.path, *([find_model(str(detector)).path] if detector else [])]
 
 
 def front_end_digest(model_files: Path | Sequence[Path]) -> str:

@@ -219,6 +219,14 @@ class FallConfig(Section):
         description="mean downward hip speed (TL/s) over that drop; sitting down is about 1, falls 2-6 (1.6: fit on "
         "the fall clips by make fall-model, with min_descent_tl and confirm_s)",
     )
+    max_start_drop_tl: float | None = Field(
+        None,
+        gt=0.0,
+        le=5.0,
+        description="the descent must start within this much (TL) of the track's highest hip over the last "
+        "3 s (a fall is one drop; a controlled lie-down pauses low, kneeling or sitting, before its last "
+        "drop); null: off. Fit by make fall-model with the other thresholds",
+    )
     min_trunk_turn_deg: float = Field(
         30.0,
         ge=0.0,

@@ -25,6 +25,7 @@ from edge.rules.sustained import Sustained
 logger = logging.getLogger(__name__)
 
 CONFIRM_GAP_S = 0.5  # frames without a "down" reading bridged while confirming (missed keypoints)
+LEVEL_WINDOW_S = 3.0  # how far back the track's own resting hip height (its highest hip) is looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +62,21 @@ class Impact:
         }
 
 
-def find_impact(samples: list[_Sample], cfg: FallConfig, lying_deg: float) -> Impact | None:
+def find_impact(
+    samples: list[_Sample], cfg: FallConfig, lying_deg: float, level_y: float | None = None
+) -> Impact | None:
     """The fastest qualifying descent ending at the last sample: from some earlier sample within the
     window, taken while the person was not lying (trunk under `lying_deg`), the hip centre dropped
     ≥ min_descent_tl at ≥ min_descent_speed_tl_s while the trunk turned by ≥ min_trunk_turn_deg (a
-    "turn" impact, preferred) or, with `collapse` on, without that turn (a "collapse" impact)."""
+    "turn" impact, preferred) or, with `collapse` on, without that turn (a "collapse" impact). With
+    `max_start_drop_tl` the descent must start within that much of `level_y`, the track's highest hip
+    over the last LEVEL_WINDOW_S: a fall is one drop from where the person was; a controlled lie-down
+    pauses low (kneeling, sitting on the floor) before its last drop."""
     if len(samples) < 2:
         return None
     now = samples[-1]
     scale = max(s.scale_px for s in samples)  # the reference before the body foreshortens
+    max_start = cfg.max_start_drop_tl
     best: Impact | None = None
     min_trunk = now.trunk_deg
     for earlier in reversed(samples[:-1]):
@@ -83,6 +90,8 @@ def find_impact(samples: list[_Sample], cfg: FallConfig, lying_deg: float) -> Im
         if descent < cfg.min_descent_tl or speed < cfg.min_descent_speed_tl_s:
             continue
         if earlier.trunk_deg >= lying_deg:
+            continue
+        if max_start is not None and level_y is not None and (earlier.hip_y - level_y) / scale > max_start:
             continue
         kind = "turn" if turn >= cfg.min_trunk_turn_deg else "collapse"
         if kind == "collapse" and not cfg.collapse:
@@ -102,6 +111,7 @@ class FallRule:
         self.track_id = track_id
         self.update_s = update_s
         self.samples: deque[_Sample] = deque()
+        self.levels: deque[tuple[float, float]] = deque()  # (ts, hip y) over LEVEL_WINDOW_S
         self.impact: Impact | None = None
         self.confirm = Sustained(cfg.confirm_s, CONFIRM_GAP_S)
         self.up = Sustained(cfg.clear_s, CONFIRM_GAP_S)
@@ -131,6 +141,10 @@ class FallRule:
         self.samples.append(_Sample(ts, body.hip[1], body.trunk_deg, body.scale_px))
         while self.samples and ts - self.samples[0].ts > self.cfg.descent_window_s:
             self.samples.popleft()
+        if self.cfg.max_start_drop_tl is not None:
+            self.levels.append((ts, body.hip[1]))
+            while ts - self.levels[0][0] > LEVEL_WINDOW_S:
+                self.levels.popleft()
         self._last = body
         if self.open is not None:
             return self._while_fallen(body, applies and not posture.upright(body, self.posture), frame, ts)
@@ -139,7 +153,8 @@ class FallRule:
             logger.debug("track %d: descent at %.2f s not confirmed", self.track_id, self.impact.ts)
             self.impact = None
         if applies:
-            found = find_impact(list(self.samples), self.cfg, self.posture.lying_trunk_deg)
+            level_y = min(y for _, y in self.levels) if self.levels else None
+            found = find_impact(list(self.samples), self.cfg, self.posture.lying_trunk_deg, level_y)
             if found is not None and self.impact is None:
                 logger.debug(
                     "track %d: descent %.2f TL at %.2f TL/s",
@@ -196,6 +211,7 @@ class FallRule:
             self.open = None
             self.impact = None
             self.samples.clear()
+            self.levels.clear()
             return [event]
         if is_down and self.open.update_due(ts, self.update_s):
             return [self.open.update(frame, ts, body.score, self._details(body, ts))]

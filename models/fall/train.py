@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from edge.eval import variants  # noqa: E402
 from edge.eval.fall_clips import Clip, Fold, extra_test_clips, folds, load_fall_clips  # noqa: E402
 from edge.eval.replay import Start, replay  # noqa: E402
-from edge.eval.track_cache import ExtractSettings, TrackCache, TrackedSequence  # noqa: E402
+from edge.eval.track_cache import ExtractSettings, TrackCache, TrackedSequence, model_files  # noqa: E402
 from edge.pose.manifest import file_sha256, find_model  # noqa: E402
 from edge.pose.registry import DEFAULT_MODEL, create_estimator  # noqa: E402
 from edge.rules.config import FallConfig, RulesConfig  # noqa: E402
@@ -417,6 +417,7 @@ RULE_GRID = {
     "min_descent_speed_tl_s": (1.2, 1.6, 2.0, 2.4),
     "min_descent_tl": (0.3, 0.5, 0.7),
     "confirm_s": (0.3, 0.6, 1.0),
+    "max_start_drop_tl": (None, 0.5),  # the one-drop lever (None: off), fit like the others
 }
 
 
@@ -429,13 +430,14 @@ def rule_configs() -> list[RulesConfig]:
     return out
 
 
-def rule_score(results: Sequence[ClipResult], cfg: RulesConfig) -> tuple[float, float, float]:
+def rule_score(results: Sequence[ClipResult], cfg: RulesConfig) -> tuple[float, float, bool, float]:
     """The same cost as the model's threshold: missed falls + FALSE_ALARM_COST per false or early alarm;
-    ties go to the stricter (faster, deeper) thresholds, then to the shorter confirmation."""
+    ties go to the stricter (faster, deeper) thresholds, then to the one-drop lever off, then to the shorter
+    confirmation."""
     r = row("", results)
     cost = (r["falls"] - r["fall"]) + FALSE_ALARM_COST * (r["false_fall"] + r["early"])
     f = cfg.fall
-    return (-cost, f.min_descent_speed_tl_s + f.min_descent_tl, -f.confirm_s)
+    return (-cost, f.min_descent_speed_tl_s + f.min_descent_tl, f.max_start_drop_tl is None, -f.confirm_s)
 
 
 # ------------------------------------------------------------------------------------- per fold
@@ -694,7 +696,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ship", action="store_true", help="evaluate only; leave models/ alone")
     parser.add_argument("--report", type=Path, help="also write the tables (markdown) here")
     parser.add_argument("--per-clip", action="store_true", help="log every held-out miss and false event")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="replace the values of one fall.* key of the rule grid (`off` for null), e.g. max_start_drop_tl=off",
+    )
     args = parser.parse_args(argv)
+    for item in args.grid:
+        key, _, values = item.partition("=")
+        if key not in RULE_GRID:
+            parser.error(f"--grid {item}: not a key of the rule grid ({', '.join(RULE_GRID)})")
+        RULE_GRID[key] = tuple(None if v == "off" else float(v) for v in values.split(","))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     np.random.seed(SEED)
     t_start = time.monotonic()
@@ -714,12 +728,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         clips = [c for c in clips if c.name.startswith(picks)]
     by_name = {c.name: c for c in clips}
-    spec = find_model(args.model)
 
     def make() -> Any:
         return create_estimator(args.model, threads=1)
 
-    files = [spec.path, *(find_model(str(spec.raw[k])).path for k in ("detector",) if spec.raw.get(k))]
+    files = model_files(args.model)
     caches = {
         "main": TrackCache(args.cache, args.model, ExtractSettings(), make, files),
         "5fps": TrackCache(args.cache, args.model, ExtractSettings(max_fps=5.0), make, files),

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.eval.fall_clips import Clip, load_fall_clips
-from edge.eval.track_cache import ExtractSettings, TrackCache
-from edge.pose.manifest import find_model
+from edge.eval.track_cache import ExtractSettings, TrackCache, model_files
 from edge.pose.registry import DEFAULT_MODEL, create_estimator
 
 
@@ -28,5 +27,5 @@ def track_cache(tmp_path_factory: pytest.TempPathFactory) -> TrackCache:
         DEFAULT_MODEL,
         ExtractSettings(),
         lambda: create_estimator(DEFAULT_MODEL, threads=1),
-        find_model(DEFAULT_MODEL).path,
+        model_files(DEFAULT_MODEL),
     )

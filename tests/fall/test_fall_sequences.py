@@ -39,11 +39,21 @@ def hip_drop_model() -> FallModel:
 Segment = tuple[float, Stance | None, int, float]
 
 
-def run(segments: list[Segment], fps: float) -> list[Event]:
-    engine = RulesEngine(RulesConfig(), fall_scorer=hip_drop_model())
+def run(
+    segments: list[Segment],
+    fps: float,
+    engine: RulesEngine | None = None,
+    coast: tuple[float, float, str] | None = None,
+) -> list[Event]:
+    """Play the segments through `engine` (default: the learned rule with the hip-drop model). With
+    `coast` = (from_s, to_s, how) the poses in that span are the front-end's coasting poses: "coast"
+    repeats the last measured keypoints with origin "coast", "lying" puts a lying figure there (a
+    velocity extrapolated wrongly), "drop" leaves those frames empty."""
+    engine = engine or RulesEngine(RulesConfig(), fall_scorer=hip_drop_model())
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     events: list[Event] = []
     index, t0, current, seen = 0, 0.0, STAND, True
+    last: Pose | None = None
     for duration, target, track_id, size in segments:
         if not seen and target is not None:
             current = target  # re-acquired: the person is found already there, not moving there
@@ -53,7 +63,16 @@ def run(segments: list[Segment], fps: float) -> list[Event]:
             if stance is not None:
                 kp = keypoints(stance)
                 kp[:, :2] = (kp[:, :2] - 0.5) * size + 0.5
-                poses.append(Pose(kp, 0.8, "coco17", track_id))
+                poses.append(Pose(kp, 0.8, "coco17", track_id, origin="crop"))
+            if coast is not None and coast[0] <= t0 + ts < coast[1] and poses:
+                held = Pose(keypoints(LIE), 0.8) if coast[2] == "lying" else (last or poses[0])
+                poses = (
+                    []
+                    if coast[2] == "drop"
+                    else [Pose(held.keypoints, 0.8, "coco17", track_id, origin="coast")]
+                )
+            elif poses:
+                last = poses[0]
             frame = Frame(image, round((t0 + ts) * 1e9), "synthetic", index)
             events += engine.process(frame, poses)
             index += 1
@@ -95,3 +114,25 @@ def test_sequence(
         assert all(e.track_id == fall_track for e in events if e.type == "fall" and e.state != "start")
         assert any(e.type == "fall" and e.state == "end" for e in events)  # an open event always ends
     assert sum(e.type == "person_down" and e.state == "start" for e in events) == downs, events
+
+
+@pytest.mark.parametrize("fps", [5.0, 30.0], ids=["5fps", "30fps"])
+@pytest.mark.parametrize("detector", ["rules", "model"])
+def test_coasting_poses_of_the_front_end_are_not_read_as_motion(fps: float, detector: str) -> None:
+    """The multi-person front-end coasts a person it did not measure this frame (compute budget): the
+    last keypoints, origin "coast". Both fall detectors skip them per track: the person falling while
+    coasted (their coasted pose still standing) raises the same events as with those frames empty."""
+    segments: list[Segment] = [(2, STAND, 7, 1.0), (0.5, LIE, 7, 1.0), (7, LIE, 7, 1.0)]
+
+    def engine() -> RulesEngine:
+        return RulesEngine(RulesConfig(), fall_scorer=hip_drop_model() if detector == "model" else None)
+
+    coasted = run(segments, fps, engine(), coast=(1.8, 2.3, "coast"))
+    dropped = run(segments, fps, engine(), coast=(1.8, 2.3, "drop"))
+    assert [(e.type, e.state, e.track_id, e.ts) for e in coasted] == [
+        (e.type, e.state, e.track_id, e.ts) for e in dropped
+    ]
+    assert [(e.type, e.state) for e in coasted if e.type == "fall"] == [("fall", "start"), ("fall", "end")]
+    # a coasted pose that drifts to the floor (1.5 s, longer than confirm_s) is no fall either
+    standing: list[Segment] = [(8, STAND, 7, 1.0)]
+    assert run(standing, fps, engine(), coast=(3.0, 4.5, "lying")) == []
