@@ -213,11 +213,11 @@ class FallConfig(Section):
         0.5, gt=0.0, le=5.0, description="the hip centre must drop at least this much (TL) within the window"
     )
     min_descent_speed_tl_s: float = Field(
-        1.6,
+        1.2,
         gt=0.0,
         le=20.0,
-        description="mean downward hip speed (TL/s) over that drop; sitting down is about 1, falls 2-6 (1.6: fit on "
-        "the fall clips by make fall-model, with min_descent_tl and confirm_s)",
+        description="mean downward hip speed (TL/s) over that drop; sitting down is about 1, falls 2-6 (1.2: fit on "
+        "the fall clips by make fall-model with the default front-end, with min_descent_tl and confirm_s)",
     )
     max_start_drop_tl: float | None = Field(
         None,

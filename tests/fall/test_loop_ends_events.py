@@ -25,9 +25,13 @@ def test_a_fall_open_at_the_wrap_of_a_looped_clip_ends_there(data_dir: Path) -> 
     source = FileSource(path, loop=True, realtime=False)
     buffer = LatestFrame()
     camera = Camera(source, buffer, wait_for_consumer=True, source_name=path)
-    # 1.2 TL/s: a descent speed under which this staged fall raises `fall` in every pass (the test is
-    # about the event ending, not about the detector's thresholds)
-    rules = RulesEngine(RulesConfig.model_validate({"fall": {"min_descent_speed_tl_s": 1.2}}))
+    # the thresholds set here (the shipped ones today) raise `fall` on this staged fall in every pass:
+    # the test is about the event ending, not about the detector's defaults
+    rules = RulesEngine(
+        RulesConfig.model_validate(
+            {"fall": {"min_descent_speed_tl_s": 1.2, "min_descent_tl": 0.5, "confirm_s": 1.0}}
+        )
+    )
     pipeline = Pipeline(create_estimator(DEFAULT_MODEL, threads=1), "cam-test", rules=rules)
     events: list[tuple[int, str, str, str, str]] = []  # (pass, type, state, id, reason)
     passes = 0

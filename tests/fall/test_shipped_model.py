@@ -18,8 +18,9 @@ from edge.eval.track_cache import TrackCache
 from edge.rules.config import FallConfig
 from edge.rules.engine import RulesEngine
 
-# falls the shipped default finds (none of URFD's staged, slow falls is among them: see docs/events.md)
-FALLS = ("upfall_s1_act4_trial2_cam2.mp4", "le2i_coffeeroom_063.mp4", "le2i_office_172.mp4")
+# falls of three datasets the shipped default finds within 1.5 s, also with the track lost mid-fall (URFD's
+# staged falls are found 1.6-2.5 s after their labelled start in-sample: see docs/events.md)
+FALLS = ("upfall_s1_act3_trial1_cam1.mp4", "le2i_coffeeroom_063.mp4", "le2i_office_172.mp4")
 DAILY = ("urfd_adl-08-cam0_rgb.mp4", "le2i_home_111.mp4", "upfall_s1_act9_trial2_cam2.mp4")
 TOLERANCE_S = 0.3  # the labels are ±3-5 frames
 MAX_LATENCY_S = 1.5
@@ -56,4 +57,5 @@ def test_the_default_is_the_detector_chosen_on_held_out_figures() -> None:
     """docs/events.md: the rule detector, with the thresholds `make fall-model` fits on every clip."""
     f = FallConfig()
     assert f.detector == "rules"
-    assert (f.min_descent_speed_tl_s, f.min_descent_tl, f.confirm_s) == (1.6, 0.5, 1.0)
+    assert (f.min_descent_speed_tl_s, f.min_descent_tl, f.confirm_s) == (1.2, 0.5, 1.0)
+    assert f.max_start_drop_tl is None  # the one-drop lever: measured, off (docs/events.md)

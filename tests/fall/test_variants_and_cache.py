@@ -10,6 +10,7 @@ import numpy as np
 from edge.eval import variants
 from edge.eval.fall_clips import Clip, folds
 from edge.eval.track_cache import ExtractSettings, TrackCache, TrackedSequence, fed_frames
+from edge.pose.registry import DEFAULT_MODEL
 
 SHORT_FALL = "urfd_fall-08-cam0_rgb.mp4"  # 91 frames, 30 fps: seated man falls off a chair
 
@@ -36,10 +37,11 @@ def test_cache_extracts_once_and_reads_back(track_cache: TrackCache, fall_clips:
     clip = fall_clips[SHORT_FALL]
     first = track_cache.get(clip.path)
     stored = track_cache.path_of(clip.path)
-    assert stored.is_file() and track_cache.folder.name.startswith("movenet_lightning-all-hold5-x1-")
+    assert stored.is_file() and track_cache.folder.name.startswith(f"{DEFAULT_MODEL}-all-hold5-x1-")
     again = TrackedSequence.load(stored)
-    for name in ("ts", "frame", "held", "pose_row", "track", "keypoints", "score", "bbox"):
+    for name in ("ts", "frame", "held", "pose_row", "track", "keypoints", "score", "bbox", "origin"):
         assert np.array_equal(getattr(first, name), getattr(again, name)), name
+    assert set(first.origin.tolist()) <= {"crop", "discovery", "coast"}  # the front-end says how it measured
     # the clip's 91 frames, then its last frame held 5 s at 30 fps
     assert int((~first.held).sum()) == clip.frames and int(first.held.sum()) == 150
     assert len(first.track) >= 0.8 * len(first.ts)  # the person is followed in most frames

@@ -288,3 +288,20 @@ def test_noisy_keypoints_and_missed_frames(
     """Keypoints as jittery as a real model's, with missed frames: the same outcome as clean input."""
     for seed in (1, 2, 3):
         assert counts(run_script(script, fps, seed=seed, **NOISY)) == expected, (name, seed)
+
+
+def test_the_one_drop_lever_keeps_a_kneel_then_lie_down_silent_and_a_fall_loud(fps: float) -> None:
+    """fall.max_start_drop_tl: a deliberate lie-down kneels first (the hip pauses low), then its last drop
+    to the floor is fast; that drop starts far below the person's standing hip of the last 3 s, so it is
+    no fall with the lever on (and is one without it). A fall from standing starts at that level."""
+    kneel_then_lie: Script = [(2, STAND), (0.8, KNEEL), (1.2, KNEEL), (0.4, LIE), (8, LIE)]
+    on = RULE_DETECTOR.model_copy(
+        update={"fall": RULE_DETECTOR.fall.model_copy(update={"max_start_drop_tl": 0.5})}
+    )
+    off = RULE_DETECTOR.model_copy(
+        update={"fall": RULE_DETECTOR.fall.model_copy(update={"min_descent_tl": 0.3})}
+    )
+    on = on.model_copy(update={"fall": on.fall.model_copy(update={"min_descent_tl": 0.3})})
+    assert counts(run_script(kneel_then_lie, fps, off)).get("fall") == 1
+    assert "fall" not in counts(run_script(kneel_then_lie, fps, on))
+    assert counts(run_script([(2, STAND), (0.5, LIE), (8, LIE)], fps, on)).get("fall") == 1

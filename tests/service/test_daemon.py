@@ -195,9 +195,6 @@ def test_the_daemon_publishes_exactly_what_replay_writes_for_the_same_clip(
     config["mqtt"].update(
         pose_max_rate_hz=None, pose_qos=1, stats_interval_s=3600.0
     )  # every frame, none lost
-    # the shipped 1.6 TL/s (fit by make fall-model) misses URFD's slow staged falls; this test is about
-    # daemon = replay, so it uses the earlier 1.2 TL/s under which this clip raises a fall
-    config["rules"] = {"fall": {"min_descent_speed_tl_s": 1.2}}
     path = write_config(tmp_path / "c.yaml", config)
     sub = mosquitto.subscribe_collect(f"edge-pose/{device}/#")
     run = subprocess.run(
