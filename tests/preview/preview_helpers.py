@@ -41,8 +41,8 @@ CHROMIUM_FLAGS = (
 START_TIMEOUT_S = 60.0  # model load + first frame on a loaded 2-core machine, with a wide margin
 FALL_CLIP = "fall_clips/le2i_home_077.mp4"  # 285 frames at 24 fps: a fall at frame ~149, he gets up again
 # On FALL_CLIP today's rules raise one fall per pass, also when it loops (checked with the pipeline and
-# the default multi-person front-end: starts at frames 154, 439, 719 over three passes, single-pose
-# Lightning 149, 434, 719), so a fall comes back every 11.9 s of a looping run.
+# the default multi-person front-end and fall thresholds: starts at frames 154, 439, 724 over three
+# passes, each ended at the wrap with reason "loop"), so a fall comes back every 11.9 s of a looping run.
 
 
 def free_port() -> int:
