@@ -25,11 +25,17 @@ LICENCES = "LICENSES.md"  # the models' terms travel with them
 PACKAGED_DIR = PurePosixPath("edge", "model_files")  # keep in step with edge/pose/manifest.py
 
 
+def manifest_entries() -> list[dict[str, str]]:
+    """Every entry of the manifest: the pose models and the fall models (`fall_models`, the learned fall
+    detector that `rules.fall.detector: model` loads and `edge-pose models --check` verifies)."""
+    doc = json.loads((MODELS_SRC / MANIFEST).read_text())
+    return [*doc["models"], *doc.get("fall_models", [])]
+
+
 def manifest_files() -> list[str]:
     """manifest.json and every file its entries name, relative to models/ (refusing paths that leave it)."""
-    doc = json.loads((MODELS_SRC / MANIFEST).read_text())
     files = [MANIFEST, LICENCES]
-    for entry in doc["models"]:
+    for entry in manifest_entries():
         name = PurePosixPath(entry["file"])
         if name.is_absolute() or ".." in name.parts:
             raise SystemExit(f"models/{MANIFEST}: {entry['name']}: file {entry['file']!r} is outside models/")
@@ -46,7 +52,7 @@ class BuildPyWithModels(build_py):
             return
         dest = Path(self.build_lib) / PACKAGED_DIR
         shutil.rmtree(dest, ignore_errors=True)  # a model dropped from the manifest must not linger
-        expected = {e["file"]: e["sha256"] for e in json.loads((MODELS_SRC / MANIFEST).read_text())["models"]}
+        expected = {e["file"]: e["sha256"] for e in manifest_entries()}
         for name in manifest_files():
             src = MODELS_SRC / name
             if not src.is_file():

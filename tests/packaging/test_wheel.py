@@ -76,8 +76,13 @@ def fresh_venv(dist: tuple[Path, Path]) -> Iterator[Path]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+def manifest_entries() -> list[dict[str, str]]:
+    """The pose models and the fall models (`fall_models`): the wheel carries both."""
+    return [*MANIFEST["models"], *MANIFEST.get("fall_models", [])]
+
+
 def manifest_files() -> list[str]:
-    return ["manifest.json", "LICENSES.md", *(entry["file"] for entry in MANIFEST["models"])]
+    return ["manifest.json", "LICENSES.md", *(entry["file"] for entry in manifest_entries())]
 
 
 def test_sdist_carries_models_and_build_step(dist: tuple[Path, Path]) -> None:
@@ -97,7 +102,7 @@ def test_wheel_carries_every_manifest_file_with_its_checksum(dist: tuple[Path, P
         names = set(zf.namelist())
         for name in manifest_files():
             assert f"{PACKAGED}/{name}" in names, name
-        for entry in MANIFEST["models"]:
+        for entry in manifest_entries():
             digest = hashlib.sha256(zf.read(f"{PACKAGED}/{entry['file']}")).hexdigest()
             assert digest == entry["sha256"], entry["file"]
         # The carried manifest is the checkout's, byte for byte; the rebuild scripts stay in the sdist.
@@ -125,7 +130,7 @@ def test_installed_wheel_models_check_passes(fresh_venv: Path) -> None:
     proc = run_in(fresh_venv, "edge-pose", "models", "--check", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert str(fresh_venv / "venv") in proc.stdout  # the models inside the installed package
-    for entry in MANIFEST["models"]:
+    for entry in manifest_entries():
         assert entry["name"] in proc.stdout
 
 
