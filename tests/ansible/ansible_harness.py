@@ -166,7 +166,8 @@ def freeze_sources(dest: Path) -> Path:
     raw = (REPO / "models" / "manifest.json").read_bytes()
     (models / "manifest.json").write_bytes(raw)
     shutil.copyfile(REPO / "models" / "LICENSES.md", models / "LICENSES.md")
-    for entry in json.loads(raw)["models"]:
+    doc = json.loads(raw)
+    for entry in [*doc["models"], *doc.get("fall_models", [])]:  # the pose models and the fall models
         (models / entry["file"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO / "models" / entry["file"], models / entry["file"])
     return dest
