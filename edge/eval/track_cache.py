@@ -21,8 +21,7 @@ from numpy.typing import NDArray
 
 from edge.capture.media_file import probe, read_frames
 from edge.layouts import to_coco17
-from edge.pose.manifest import find_model
-from edge.pose.registry import PoseEstimator
+from edge.pose.registry import PoseEstimator, model_parts
 from edge.types import Frame, Image, Pose
 
 logger = logging.getLogger(__name__)
@@ -229,11 +228,9 @@ def extract(estimator: PoseEstimator, path: Path, settings: ExtractSettings) -> 
 
 
 def model_files(model: str) -> list[Path]:
-    """The files the estimator `model` runs: its own, and for the multi-person front-end (no file of
-    its own: its entry names the refiner's) also its detector's."""
-    spec = find_model(model)
-    detector = spec.raw.get("detector")
-    return [spec.path, *([find_model(str(detector)).path] if detector else [])]
+    """The files the estimator `model` runs (edge.pose.registry.model_parts: its own and, for a
+    two-stage family such as the multi-person front-end, its detector's)."""
+    return [spec.path for spec in model_parts(model)]
 
 
 def front_end_digest(model_files: Path | Sequence[Path]) -> str:
