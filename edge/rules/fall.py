@@ -20,6 +20,7 @@ from edge.rules import posture
 from edge.rules.config import FallConfig, PostureConfig
 from edge.rules.event import Event, OpenEvent
 from edge.rules.geometry import Body, Point, distance
+from edge.rules.rule import OneEventRule
 from edge.rules.sustained import Sustained
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def find_impact(
     return best
 
 
-class FallRule:
+class FallRule(OneEventRule):
     """The fall state machine of one track."""
 
     def __init__(self, cfg: FallConfig, posture_cfg: PostureConfig, track_id: int, update_s: float) -> None:
@@ -216,17 +217,3 @@ class FallRule:
         if is_down and self.open.update_due(ts, self.update_s):
             return [self.open.update(frame, ts, body.score, self._details(body, ts))]
         return []
-
-    def rename(self, track_id: int) -> None:
-        """Continue under a new track id."""
-        self.track_id = track_id
-        if self.open is not None:
-            self.open.track_id = track_id
-
-    def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
-        """End the open event, if any."""
-        if self.open is None or self._last is None:
-            return []
-        event = self.open.end(frame, ts, self._last.score, self._details(self._last, ts) | {"reason": reason})
-        self.open = None
-        return [event]

@@ -21,6 +21,7 @@ from edge.rules.config import FallConfig, PostureConfig
 from edge.rules.event import Event, OpenEvent
 from edge.rules.fall_features import FEATURE_NAMES, FallSample, FallWindow
 from edge.rules.geometry import Body, jumped
+from edge.rules.rule import OneEventRule
 from edge.rules.sustained import Sustained
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class FallScorer(Protocol):
     def probability(self, x: NDArray[np.float64]) -> float: ...
 
 
-class LearnedFallRule:
+class LearnedFallRule(OneEventRule):
     """The learned-fall state machine of one track."""
 
     def __init__(
@@ -54,7 +55,7 @@ class LearnedFallRule:
         self.open: OpenEvent | None = None
         self.up = Sustained(cfg.clear_s, CLEAR_GAP_S)
         self._last: Body | None = None
-        self._details: dict[str, Any] = {}
+        self._start_details: dict[str, Any] = {}
 
     def _jumped(self, body: Body) -> bool:
         return self._last is not None and jumped(self._last, body, self.cfg.jump_scale_ratio)
@@ -77,17 +78,17 @@ class LearnedFallRule:
         p = self.scorer.probability(x)
         if p < self.threshold:
             return []
-        self._details = {"probability": p, "detector": "model"} | {
+        self._start_details = {"probability": p, "detector": "model"} | {
             name: float(x[FEATURE_NAMES.index(name)]) for name in DETAIL_FEATURES
         }
         self.open = OpenEvent("fall", self.track_id, ts, "critical")
         self.up = Sustained(self.cfg.clear_s, CLEAR_GAP_S)
         logger.info("track %d: fall at %.2f s (p=%.2f)", self.track_id, ts, p)
-        return [self.open.start(frame, ts, body.score, self._event_details(body, ts))]
+        return [self.open.start(frame, ts, body.score, self._details(body, ts))]
 
-    def _event_details(self, body: Body, ts: float) -> dict[str, Any]:
+    def _details(self, body: Body, ts: float) -> dict[str, Any]:
         assert self.open is not None
-        return self._details | {
+        return self._start_details | {
             "impact_ts": self.open.start_ts,
             "down_s": ts - self.open.start_ts,
             "trunk_deg": body.trunk_deg,
@@ -99,25 +100,10 @@ class LearnedFallRule:
         assert self.open is not None
         standing = applies and posture.upright(body, self.posture)
         if self.up.update(ts, standing) == "on":
-            event = self.open.end(frame, ts, body.score, self._event_details(body, ts) | {"reason": "up"})
+            event = self.open.end(frame, ts, body.score, self._details(body, ts) | {"reason": "up"})
             self.open = None
             self.window.clear()  # the descent that raised this event is spent
             return [event]
         if self.open.update_due(ts, self.update_s):
-            return [self.open.update(frame, ts, body.score, self._event_details(body, ts))]
+            return [self.open.update(frame, ts, body.score, self._details(body, ts))]
         return []
-
-    def rename(self, track_id: int) -> None:
-        """Continue under a new track id."""
-        self.track_id = track_id
-        if self.open is not None:
-            self.open.track_id = track_id
-
-    def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
-        """End the open event, if any."""
-        if self.open is None or self._last is None:
-            return []
-        details = self._event_details(self._last, ts) | {"reason": reason}
-        event = self.open.end(frame, ts, self._last.score, details)
-        self.open = None
-        return [event]

@@ -11,12 +11,13 @@ from edge.rules import posture
 from edge.rules.config import PersonDownConfig, PostureConfig
 from edge.rules.event import Event, OpenEvent
 from edge.rules.geometry import Body
+from edge.rules.rule import OneEventRule
 from edge.rules.sustained import Sustained
 
 logger = logging.getLogger(__name__)
 
 
-class PersonDownRule:
+class PersonDownRule(OneEventRule):
     """The person-down state machine of one track."""
 
     def __init__(
@@ -66,17 +67,3 @@ class PersonDownRule:
             if escalate or self.open.update_due(ts, self.update_s):
                 events.append(self.open.update(frame, ts, body.score, self._details(body, ts)))
         return events
-
-    def rename(self, track_id: int) -> None:
-        """Continue under a new track id."""
-        self.track_id = track_id
-        if self.open is not None:
-            self.open.track_id = track_id
-
-    def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
-        """End the open event, if any (the person left the view or the input ended)."""
-        if self.open is None or self._last is None:
-            return []
-        event = self.open.end(frame, ts, self._last.score, self._details(self._last, ts) | {"reason": reason})
-        self.open = None
-        return [event]

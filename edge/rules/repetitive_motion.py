@@ -13,9 +13,10 @@ from edge.rules import posture
 from edge.rules.config import PostureConfig, RepetitiveMotionConfig
 from edge.rules.event import Event, OpenEvent
 from edge.rules.geometry import Body
+from edge.rules.rule import OneEventRule
 
 
-class RepetitiveMotionRule:
+class RepetitiveMotionRule(OneEventRule):
     """The cycle counter of one track."""
 
     def __init__(
@@ -36,7 +37,7 @@ class RepetitiveMotionRule:
         """Cycles per minute over the window (a partly filled window counts as full: no early alarm)."""
         return len(self.cycles) * 60.0 / self.cfg.window_s
 
-    def _details(self, ts: float) -> dict[str, Any]:
+    def _details(self, body: Body, ts: float) -> dict[str, Any]:
         durations = [c[1] for c in self.cycles]
         return {
             "cycles_in_window": len(self.cycles),
@@ -69,25 +70,11 @@ class RepetitiveMotionRule:
         if above and self.open is None:
             first = self.cycles[0][0] - self.cycles[0][1]
             self.open = OpenEvent("repetitive_motion", self.track_id, first, "warning")
-            return [self.open.start(frame, ts, body.score, self._details(ts))]
+            return [self.open.start(frame, ts, body.score, self._details(body, ts))]
         if not above and self.open is not None:
-            event = self.open.end(frame, ts, body.score, self._details(ts) | {"reason": "rate_dropped"})
+            event = self.open.end(frame, ts, body.score, self._details(body, ts) | {"reason": "rate_dropped"})
             self.open = None
             return [event]
         if self.open is not None and self.open.update_due(ts, self.update_s):
-            return [self.open.update(frame, ts, body.score, self._details(ts))]
+            return [self.open.update(frame, ts, body.score, self._details(body, ts))]
         return []
-
-    def rename(self, track_id: int) -> None:
-        """Continue under a new track id."""
-        self.track_id = track_id
-        if self.open is not None:
-            self.open.track_id = track_id
-
-    def finish(self, frame: int, ts: float, reason: str) -> list[Event]:
-        """End the open event, if any."""
-        if self.open is None or self._last is None:
-            return []
-        event = self.open.end(frame, ts, self._last.score, self._details(ts) | {"reason": reason})
-        self.open = None
-        return [event]
