@@ -175,7 +175,7 @@ def test_invalid_model_output_is_dropped_and_counted(data_dir: Path, poison: flo
     cannot be NaN; tests/pose/test_movenet_heads.py poisons those)."""
     est = create_estimator("movenet_lightning_fp16", threads=1)
     assert isinstance(est, MoveNetSinglePose)
-    est.interpreter = NaNInterpreter(est.interpreter, poison)
+    est.runner.interpreter = NaNInterpreter(est.runner.interpreter, poison)
     poses = est.estimate(still(data_dir / "opencv_samples/messi5.jpg"))
     assert poses == []
     assert est.stats.invalid_outputs >= 1

@@ -14,6 +14,7 @@ from edge.filters.one_euro import OneEuroFilter
 from edge.pose.lightning_runner import LightningRunner
 from edge.pose.manifest import ModelSpec
 from edge.pose.output_guard import OutputStats
+from edge.pose.runtime import Interpreter
 from edge.pose.settings import SinglePoseSettings
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
@@ -41,7 +42,6 @@ class MoveNetSinglePose:
         self.spec = spec
         self.name = spec.name
         self.settings = settings or SinglePoseSettings()
-        self.interpreter = self.runner.interpreter
         self.size = self.runner.size
         self.stats: OutputStats = self.runner.stats
         self._keypoint_filter = OneEuroFilter(self.settings.keypoint_filter.params)
@@ -50,6 +50,11 @@ class MoveNetSinglePose:
         self._next_track_id = 0
         self._track_id: int | None = None
         self.last_regions: list[CropBox] = []
+
+    @property
+    def interpreter(self) -> Interpreter:
+        """The runner's interpreter (read-only here: the runner is what invokes it)."""
+        return self.runner.interpreter
 
     def reset(self) -> None:
         """Start over for a new source (or still): no person, fresh filters, track ids from 0 again."""
