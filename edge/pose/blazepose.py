@@ -30,8 +30,9 @@ from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import Interpreter, load_interpreter, zeros_like_input
 from edge.pose.settings import BlazePoseSettings
+from edge.pose.single_person import SinglePersonId
 from edge.pose.smart_crop import CropBox, crop_to_input_matrix, padded_square_region
-from edge.types import Frame, Image, Pose, keypoint_bbox
+from edge.types import Frame, Image, Pose
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ class BlazePose:
         self._filter = OneEuroFilter(self._landmark_params)
         self._aux_filter = OneEuroFilter(self._aux_params)
         self._roi: RotatedRoi | None = None
-        self._next_track_id = 0
-        self._track_id: int | None = None
+        self._id = SinglePersonId()
         self.last_regions: list[CropBox] = []
         self.last_roi: RotatedRoi | None = None
 
@@ -118,7 +118,7 @@ class BlazePose:
     def reset(self) -> None:
         """Start over for a new source (or still): no person, fresh filters, track ids from 0 again."""
         self._lose_person()
-        self._next_track_id = 0
+        self._id.reset()
 
     def _lose_person(self) -> None:
         """Absence resets state: the next frame runs the detector with fresh filters, and the next
@@ -126,7 +126,7 @@ class BlazePose:
         self._roi = None
         self._filter.reset()
         self._aux_filter.reset()
-        self._track_id = None
+        self._id.lose()
 
     def estimate(self, frame: Frame) -> list[Pose]:
         """The landmarks of the person followed in `frame`, or [] when nobody is present."""
@@ -153,18 +153,7 @@ class BlazePose:
         keypoints[:, :2] = points / (frame.width, frame.height)
         keypoints[:, 2] = landmarks[:NUM_LANDMARKS, 2]
         self._roi = roi_from_alignment(aux[0], aux[1])
-        if self._track_id is None:
-            self._track_id = self._next_track_id
-            self._next_track_id += 1
-        return [
-            Pose(
-                keypoints=keypoints,
-                score=presence,
-                layout="blazepose33",
-                track_id=self._track_id,
-                bbox=keypoint_bbox(keypoints, MIN_DRAW_VISIBILITY),
-            )
-        ]
+        return [self._id.pose(keypoints, presence, "blazepose33", MIN_DRAW_VISIBILITY)]
 
     def _invalid(self, what: str) -> None:
         self.stats.invalid_outputs += 1

@@ -16,6 +16,7 @@ from edge.pose.manifest import ModelSpec
 from edge.pose.output_guard import OutputStats
 from edge.pose.runtime import Interpreter
 from edge.pose.settings import SinglePoseSettings
+from edge.pose.single_person import SinglePersonId
 from edge.pose.smart_crop import (
     MIN_CROP_KEYPOINT_SCORE,
     CropBox,
@@ -24,7 +25,7 @@ from edge.pose.smart_crop import (
     padded_square_region,
     torso_visible,
 )
-from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
+from edge.types import Frame, Image, Keypoints, Pose
 
 
 def pose_score(keypoints: Keypoints, min_score: float = MIN_CROP_KEYPOINT_SCORE) -> float:
@@ -47,8 +48,7 @@ class MoveNetSinglePose:
         self._keypoint_filter = OneEuroFilter(self.settings.keypoint_filter.params)
         self._crop_filter = LowPassFilter(self.settings.crop_alpha)
         self._crop: CropRegion | None = None
-        self._next_track_id = 0
-        self._track_id: int | None = None
+        self._id = SinglePersonId()
         self.last_regions: list[CropBox] = []
 
     @property
@@ -59,7 +59,7 @@ class MoveNetSinglePose:
     def reset(self) -> None:
         """Start over for a new source (or still): no person, fresh filters, track ids from 0 again."""
         self._lose_person()
-        self._next_track_id = 0
+        self._id.reset()
 
     def _lose_person(self) -> None:
         """Absence resets state: the next frame starts from the whole frame with fresh filters, and
@@ -67,7 +67,7 @@ class MoveNetSinglePose:
         self._crop = None
         self._keypoint_filter.reset()
         self._crop_filter.reset()
-        self._track_id = None
+        self._id.lose()
 
     def estimate(self, frame: Frame) -> list[Pose]:
         """The pose of the person followed in `frame`, or [] when nobody scores above threshold."""
@@ -99,18 +99,7 @@ class MoveNetSinglePose:
         if self.settings.smart_crop:
             wanted = determine_crop_region(keypoints, h, w)
             self._crop = CropRegion(*self._crop_filter.apply(wanted.as_tuple()))
-        if self._track_id is None:
-            self._track_id = self._next_track_id
-            self._next_track_id += 1
-        return [
-            Pose(
-                keypoints=keypoints,
-                score=score,
-                layout="coco17",
-                track_id=self._track_id,
-                bbox=keypoint_bbox(keypoints, MIN_CROP_KEYPOINT_SCORE),
-            )
-        ]
+        return [self._id.pose(keypoints, score, "coco17", MIN_CROP_KEYPOINT_SCORE)]
 
     def infer_region(self, image: Image, region: CropRegion) -> Keypoints | None:
         """Run the model once on `region` of `image` (no state is touched): unfiltered full-frame

@@ -19,8 +19,9 @@ from edge.pose.manifest import ModelSpec, verify_model_file
 from edge.pose.output_guard import OutputStats, keypoints_valid
 from edge.pose.runtime import load_interpreter, zeros_like_input
 from edge.pose.settings import PoseNetSettings
+from edge.pose.single_person import SinglePersonId
 from edge.pose.smart_crop import CropBox, CropRegion, crop_to_frame, padded_square_region
-from edge.types import Frame, Image, Keypoints, Pose, keypoint_bbox
+from edge.types import Frame, Image, Keypoints, Pose
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,7 @@ class PoseNet:
         self._warped: Image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self.stats = OutputStats()
         self._filter = OneEuroFilter(self.settings.keypoint_filter.params)
-        self._next_track_id = 0
-        self._track_id: int | None = None
+        self._id = SinglePersonId()
         self.last_regions: list[CropBox] = []
 
     def _stride(self, grid: int) -> int:
@@ -91,12 +91,12 @@ class PoseNet:
     def reset(self) -> None:
         """Start over for a new source (or still): fresh filter, track ids from 0 again."""
         self._lose_person()
-        self._next_track_id = 0
+        self._id.reset()
 
     def _lose_person(self) -> None:
         """Absence resets state: fresh filter, and the next person found gets a new track id."""
         self._filter.reset()
-        self._track_id = None
+        self._id.lose()
 
     def estimate(self, frame: Frame) -> list[Pose]:
         """The strongest pose in `frame`, or [] when its score is below threshold."""
@@ -114,18 +114,7 @@ class PoseNet:
             return []
         if self.settings.filter:
             keypoints[:, :2] = self._filter.apply(keypoints[:, :2], frame.ts)
-        if self._track_id is None:
-            self._track_id = self._next_track_id
-            self._next_track_id += 1
-        return [
-            Pose(
-                keypoints=keypoints,
-                score=score,
-                layout="coco17",
-                track_id=self._track_id,
-                bbox=keypoint_bbox(keypoints, MIN_BOX_KEYPOINT_SCORE),
-            )
-        ]
+        return [self._id.pose(keypoints, score, "coco17", MIN_BOX_KEYPOINT_SCORE)]
 
     def _infer(self, image: Image, region: CropRegion) -> Keypoints | None:
         warp_into(image, region, self._warped)
