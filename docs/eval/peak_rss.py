@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,12 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "service"))
+from soak import proc_kib
+
 EDGE_POSE = Path(sys.executable).parent / "edge-pose"
 POLL_S = 0.5
-
-
-def status_kb(pid: int) -> dict[str, int]:
-    """The kB fields of /proc/PID/status (VmHWM, VmRSS, RssAnon, RssFile, ...)."""
-    text = Path(f"/proc/{pid}/status").read_text()
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+):\s+(\d+) kB$", text, re.MULTILINE)}
+SPLIT = ("VmRSS", "RssAnon", "RssFile", "RssShmem")  # /proc/PID/status fields, kB
 
 
 def mappings_kb(pid: int) -> Counter[str]:
@@ -66,21 +63,21 @@ def main() -> int:
             proc = subprocess.Popen(
                 [str(EDGE_POSE), "run", "--config", str(work / "config.yaml")], stderr=log, env=env
             )
-            hwm, peak, maps = 0, {"VmRSS": 0}, Counter[str]()
+            hwm, peak, maps = 0, dict.fromkeys(SPLIT, 0), Counter[str]()
             while proc.poll() is None:
                 try:
-                    now = status_kb(proc.pid)
-                    hwm = max(hwm, now.get("VmHWM", 0), now.get("VmRSS", 0))
-                    if now.get("VmRSS", 0) >= peak["VmRSS"]:
+                    hwm = proc_kib(proc.pid, "VmHWM")
+                    now = {field: proc_kib(proc.pid, field) for field in SPLIT}
+                    if now["VmRSS"] >= peak["VmRSS"]:
                         peak, maps = now, mappings_kb(proc.pid)
-                except (FileNotFoundError, ProcessLookupError):
+                except (FileNotFoundError, ProcessLookupError, KeyError):  # the process has ended
                     break
                 time.sleep(POLL_S)
         last = (work / "log").read_text().strip().splitlines()[-1:]
     print(f"exit {proc.returncode}; VmHWM {hwm / 1024:.1f} MiB")
     print(
-        f"largest sampled RSS {peak['VmRSS'] / 1024:.1f} MiB: anonymous {peak.get('RssAnon', 0) / 1024:.1f}, "
-        f"file-backed {peak.get('RssFile', 0) / 1024:.1f}, shared memory {peak.get('RssShmem', 0) / 1024:.1f}"
+        f"largest sampled RSS {peak['VmRSS'] / 1024:.1f} MiB: anonymous {peak['RssAnon'] / 1024:.1f}, "
+        f"file-backed {peak['RssFile'] / 1024:.1f}, shared memory {peak['RssShmem'] / 1024:.1f}"
     )
     for name, kb in maps.most_common(args.top):
         print(f"  {kb / 1024:6.1f} MiB  {name}")

@@ -173,6 +173,9 @@ class PostureConfig(Section):
     )
 
 
+FallDetector = Literal["model", "rules"]  # how `fall` decides: the learned model or the rules
+
+
 class FallConfig(Section):
     """`fall`: a rapid descent of the hip centre (with or without the trunk turning), confirmed by the
     person staying down: `detector: rules` (default; its thresholds fit on the fall clips by
@@ -181,7 +184,7 @@ class FallConfig(Section):
     held-out figures of both and why the rule is the default."""
 
     enabled: bool = Field(True, description="run this rule")
-    detector: Literal["model", "rules"] = Field(
+    detector: FallDetector = Field(
         "rules",
         description="rules: the descent / trunk-turn / confirmation thresholds below (better held out, see "
         "docs/events.md); model: the learned fall model named by `model`",

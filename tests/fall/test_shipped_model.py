@@ -12,7 +12,7 @@ docs/events.md."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
 import pytest
 
@@ -20,7 +20,7 @@ from edge.eval import variants
 from edge.eval.fall_clips import Clip
 from edge.eval.replay import replay
 from edge.eval.track_cache import TrackCache
-from edge.rules.config import FallConfig, RulesConfig
+from edge.rules.config import FallConfig, FallDetector, RulesConfig
 from edge.rules.engine import RulesEngine
 
 # falls of three datasets the shipped default finds within 1.5 s, also with the track lost mid-fall (URFD's
@@ -29,12 +29,10 @@ FALLS = ("upfall_s1_act3_trial1_cam1.mp4", "le2i_coffeeroom_063.mp4", "le2i_offi
 DAILY = ("urfd_adl-08-cam0_rgb.mp4", "le2i_home_111.mp4", "upfall_s1_act9_trial2_cam2.mp4")
 TOLERANCE_S = 0.3  # the labels are ±3-5 frames
 MAX_LATENCY_S = 1.5
-Detector = Literal["rules", "model"]
-# the default, and the learned model that ships beside it
-DETECTORS: tuple[Detector, ...] = ("rules", "model")
+DETECTORS: tuple[FallDetector, ...] = get_args(FallDetector)  # the rules (default) and the learned model
 
 
-def engine_with(detector: Detector) -> RulesEngine:
+def engine_with(detector: FallDetector) -> RulesEngine:
     """The default rules with `fall.detector` set (`model` loads models/fall_gbt.json, checksum verified)."""
     return RulesEngine(RulesConfig(fall=FallConfig(detector=detector)))
 
@@ -42,7 +40,7 @@ def engine_with(detector: Detector) -> RulesEngine:
 @pytest.mark.parametrize("detector", DETECTORS)
 @pytest.mark.parametrize("name", FALLS)
 def test_falls_raise_fall_at_the_impact(
-    name: str, detector: Detector, fall_clips: dict[str, Clip], track_cache: TrackCache
+    name: str, detector: FallDetector, fall_clips: dict[str, Clip], track_cache: TrackCache
 ) -> None:
     clip = fall_clips[name]
     assert clip.fall_start is not None
@@ -59,7 +57,7 @@ def test_falls_raise_fall_at_the_impact(
 @pytest.mark.parametrize("detector", DETECTORS)
 @pytest.mark.parametrize("name", DAILY)
 def test_daily_activities_raise_no_fall(
-    name: str, detector: Detector, fall_clips: dict[str, Clip], track_cache: TrackCache
+    name: str, detector: FallDetector, fall_clips: dict[str, Clip], track_cache: TrackCache
 ) -> None:
     clip = fall_clips[name]
     assert not clip.is_fall
